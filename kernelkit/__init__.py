@@ -1,0 +1,78 @@
+"""kernelkit: scalable kernel methods in the scikit-learn style.
+
+Every public name is importable from here; the modules are implementation
+details. Estimator modules are imported lazily so that ``import kernelkit``
+stays fast.
+"""
+
+import importlib
+
+from ._config import config_context, get_config, set_config
+from .kernels import (
+    KERNEL_NAMES,
+    Cauchy,
+    CallableKernel,
+    Gaussian,
+    InverseMultiquadric,
+    Kernel,
+    Laplacian,
+    Matern,
+    estimate_bandwidth,
+    make_kernel,
+)
+from .operators import KernelOperator
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it (imported on first access).
+_LAZY = {
+    "datasets": "kernelkit.datasets",
+    "load_fashion_mnist": "kernelkit.datasets",
+    "load_rdataset": "kernelkit.datasets",
+    "make_classification_blobs": "kernelkit.datasets",
+    "EigenProRegressor": "kernelkit.eigenpro",
+    "EigenProClassifier": "kernelkit.eigenpro",
+    "squeak": "kernelkit.squeak",
+    "disqueak": "kernelkit.squeak",
+    "ridge_leverage_scores": "kernelkit.squeak",
+    "effective_dimension": "kernelkit.squeak",
+    "SqueakDictionary": "kernelkit.squeak",
+    "LeverageNystroem": "kernelkit.squeak",
+    "kernel_thin": "kernelkit.thinning",
+    "compress_pp": "kernelkit.thinning",
+    "mmd": "kernelkit.thinning",
+    "KernelThinning": "kernelkit.thinning",
+    "KDITransformer": "kernelkit.preprocessing",
+}
+
+__all__ = [
+    "KERNEL_NAMES",
+    "Cauchy",
+    "CallableKernel",
+    "Gaussian",
+    "InverseMultiquadric",
+    "Kernel",
+    "KernelOperator",
+    "Laplacian",
+    "Matern",
+    "config_context",
+    "estimate_bandwidth",
+    "get_config",
+    "make_kernel",
+    "set_config",
+    *_LAZY,
+]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kernelkit' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.endswith("." + name) else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

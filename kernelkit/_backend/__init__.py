@@ -1,0 +1,100 @@
+"""Engines: the only package that knows about Numba and CuPy.
+
+``get_namespace`` tells NumPy from CuPy arrays without importing CuPy when it
+is not already loaded; ``select_engine`` turns the configured engine and the
+input arrays into the engine that runs a kernel product.
+"""
+
+import sys
+
+import numpy as np
+
+from .._config import get_config
+
+
+def _cupy_module():
+    """CuPy if it is already imported by the caller, else None (never imports it)."""
+    return sys.modules.get("cupy")
+
+
+def get_namespace(*arrays):
+    """Return ``numpy`` or ``cupy`` according to the arrays (NumPy wins for lists, pandas...)."""
+    cp = _cupy_module()
+    if cp is not None:
+        is_device = [isinstance(a, cp.ndarray) for a in arrays if a is not None]
+        if any(is_device):
+            if not all(is_device):
+                raise TypeError(
+                    "Mixed CuPy and NumPy inputs: move all arrays to one device "
+                    "(cupy.asarray or cupy.asnumpy) before calling."
+                )
+            return cp
+    return np
+
+
+def cupy_usable():
+    """True when CuPy imports *and* a CUDA device answers.
+
+    An installed CuPy wheel imports fine without a driver and fails on the
+    first array, so ``import cupy`` alone proves nothing.
+    """
+    try:
+        import cupy
+    except ImportError:
+        return False
+    try:
+        return bool(cupy.cuda.is_available())
+    except Exception:
+        return False
+
+
+def numba_cuda_usable():
+    """True when numba.cuda can launch kernels (a real GPU or the CUDA simulator)."""
+    try:
+        from numba import cuda
+    except ImportError:
+        return False
+    try:
+        return bool(cuda.is_available())
+    except Exception:
+        return False
+
+
+def to_numpy(a):
+    """Copy a device array to the host; NumPy arrays pass through unchanged."""
+    if isinstance(a, np.ndarray):
+        return a
+    cp = _cupy_module()
+    if cp is not None and isinstance(a, cp.ndarray):
+        return cp.asnumpy(a)
+    return np.asarray(a)
+
+
+def select_engine(*arrays):
+    """Engine for the current configuration and inputs: "numpy", "cpu" or "cuda"."""
+    engine = get_config()["engine"]
+    xp = get_namespace(*arrays)
+    if engine == "auto":
+        return "cuda" if xp is not np else "cpu"
+    if engine == "cpu" and xp is not np:
+        raise ValueError(
+            "engine='cpu' needs NumPy arrays; got CuPy arrays. Use engine='cuda' or "
+            "move the data to the host with cupy.asnumpy."
+        )
+    if engine == "cuda" and xp is np and not numba_cuda_usable():
+        raise RuntimeError(
+            "engine='cuda' was requested but no CUDA device is available (install "
+            "kernelkit[gpu] on a machine with an NVIDIA driver, or set "
+            "NUMBA_ENABLE_CUDASIM=1 to run the CUDA kernels in the simulator)."
+        )
+    return engine
+
+
+def engines_available():
+    """Mapping engine name -> availability, for ``python -m kernelkit info``."""
+    return {
+        "numpy": True,
+        "cpu": True,
+        "cuda (numba.cuda)": numba_cuda_usable(),
+        "cuda (cupy)": cupy_usable(),
+    }

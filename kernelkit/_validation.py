@@ -1,0 +1,85 @@
+"""Input checks shared by every public function.
+
+Functions here raise ``ValueError``/``TypeError`` whose message names the
+argument; they never modify their inputs and never change a floating dtype.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_array
+
+from ._backend import get_namespace
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def check_points(X, name="X", *, dtype=FLOAT_DTYPES, allow_nan=False, min_samples=1, copy=False):
+    """Validate a 2-D array of points (NumPy or CuPy); keep float32 as float32.
+
+    Integer and boolean input is converted to float64; complex, object and
+    string input raises ``TypeError``/``ValueError`` naming ``name``.
+    """
+    xp = get_namespace(X)
+    if xp is not np:
+        return _check_device_points(X, name, xp, allow_nan=allow_nan, min_samples=min_samples)
+    if hasattr(X, "dtype") and np.issubdtype(np.asarray(X).dtype, np.complexfloating):
+        raise TypeError(f"{name} must be real-valued; got complex dtype {X.dtype}.")
+    return check_array(
+        X,
+        dtype=dtype,
+        ensure_all_finite="allow-nan" if allow_nan else True,
+        ensure_min_samples=min_samples,
+        input_name=name,
+        copy=copy,
+    )
+
+
+def _check_device_points(X, name, xp, *, allow_nan, min_samples):
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got ndim={X.ndim}.")
+    if X.shape[0] < min_samples or X.shape[1] < 1:
+        raise ValueError(f"{name} is empty: shape {tuple(X.shape)}.")
+    if X.dtype.kind == "c":
+        raise TypeError(f"{name} must be real-valued; got complex dtype {X.dtype}.")
+    if X.dtype not in (xp.float32, xp.float64):
+        X = X.astype(xp.float64)
+    if not allow_nan and not bool(xp.isfinite(X).all()):
+        raise ValueError(f"Input {name} contains NaN or infinity.")
+    return X
+
+
+def check_vector_block(V, n_rows, name="v", dtype=None):
+    """Validate the right-hand side of a kernel product: shape (n_rows,) or (n_rows, k)."""
+    xp = get_namespace(V)
+    if xp is np:
+        V = np.asarray(V)
+        if V.dtype.kind not in "fiub":
+            raise TypeError(f"{name} must be numeric; got dtype {V.dtype}.")
+    if V.ndim not in (1, 2):
+        raise ValueError(f"{name} must be 1-D or 2-D; got ndim={V.ndim}.")
+    if V.shape[0] != n_rows:
+        raise ValueError(f"{name} has {V.shape[0]} rows but the operator has {n_rows} columns.")
+    if dtype is not None and V.dtype != dtype:
+        V = V.astype(dtype)
+    if not bool(xp.isfinite(V).all()):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return V
+
+
+def check_positive_scalar(value, name, *, allow_zero=False):
+    """Return ``value`` as float after checking it is a finite positive real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__}.")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}; got {value!r}.")
+    return value
+
+
+def check_same_features(X, Z, x_name="X", z_name="Z"):
+    if X.shape[1] != Z.shape[1]:
+        raise ValueError(
+            f"{x_name} has {X.shape[1]} features but {z_name} has {Z.shape[1]}; they must match."
+        )
