@@ -10,8 +10,8 @@ import importlib
 from ._config import config_context, get_config, set_config
 from .kernels import (
     KERNEL_NAMES,
-    Cauchy,
     CallableKernel,
+    Cauchy,
     Gaussian,
     InverseMultiquadric,
     Kernel,

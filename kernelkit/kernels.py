@@ -301,7 +301,8 @@ class InverseMultiquadric(Kernel):
     --------
     >>> import numpy as np
     >>> from kernelkit import InverseMultiquadric
-    >>> round(float(InverseMultiquadric(bandwidth=1.0)(np.zeros((1, 1)), np.ones((1, 1)))[0, 0]), 6)
+    >>> k = InverseMultiquadric(bandwidth=1.0)
+    >>> round(float(k(np.zeros((1, 1)), np.ones((1, 1)))[0, 0]), 6)
     0.707107
     """
 
@@ -470,8 +471,13 @@ def make_kernel(kernel="gaussian", bandwidth=None, *, X=None, random_state=None)
     bw = obj.bandwidth
     if isinstance(bw, str):
         if bw not in BANDWIDTH_RULES:
-            raise ValueError(f"bandwidth must be a positive number or one of {BANDWIDTH_RULES}; "
-                             f"got {bw!r}.")
-    elif isinstance(bw, bool) or not isinstance(bw, numbers.Real) or not (np.isfinite(bw) and bw > 0):
+            raise ValueError(
+                f"bandwidth must be a positive number or one of {BANDWIDTH_RULES}; got {bw!r}."
+            )
+    elif (
+        isinstance(bw, bool)
+        or not isinstance(bw, numbers.Real)
+        or not (np.isfinite(bw) and bw > 0)
+    ):
         raise ValueError(f"bandwidth must be a positive finite number; got {bw!r}.")
     return obj.resolve(X, random_state=random_state)

@@ -16,6 +16,7 @@ from ._validation import check_points, check_same_features, check_vector_block
 from .kernels import make_kernel
 
 _MIB = 2**20
+_CACHE_FRIENDLY_TILE = 32 * _MIB
 
 
 class KernelOperator(LinearOperator):
@@ -139,12 +140,16 @@ class KernelOperator(LinearOperator):
         r = min(self.shape)
         xp = get_namespace(self.X)
         A, B = self.X[:r], self.Z[:r]
-        return xp.concatenate(
-            [
-                xp.diagonal(self.kernel._block(A[s : s + 256], B[s : s + 256]))
-                for s in range(0, r, 256)
-            ]
-        ) if r else xp.zeros((0,), dtype=self.dtype)
+        return (
+            xp.concatenate(
+                [
+                    xp.diagonal(self.kernel._block(A[s : s + 256], B[s : s + 256]))
+                    for s in range(0, r, 256)
+                ]
+            )
+            if r
+            else xp.zeros((0,), dtype=self.dtype)
+        )
 
     def to_dense(self):
         """Materialise K(X, Z): for small problems and tests only."""
@@ -155,18 +160,23 @@ class KernelOperator(LinearOperator):
         n = get_config()["n_threads"]
         return n if n is not None else cpu.default_n_threads()
 
-    def _tiles(self, n_cols_rhs, n_threads):
-        """Row and column block sizes that keep each worker's tile in budget."""
+    def _tiles(self):
+        """Row and column block sizes that keep each worker's tile in budget.
+
+        They depend on the budget and the machine's core count, never on the
+        ``n_threads`` setting, so results are identical for any thread count.
+        """
         n, m = self.shape
-        itemsize = self.dtype.itemsize
-        budget = get_config()["working_memory"] * _MIB / max(n_threads, 1)
+        cores = cpu.default_n_threads()
+        budget = get_config()["working_memory"] * _MIB / cores
+        # Tiles that stay in cache run the distance pass and exp ~25% faster than huge ones.
+        budget = min(budget, _CACHE_FRIENDLY_TILE)
         # Two tile-sized buffers: the kernel values and one temporary (Matérn, rmatmat).
-        per_value = 2 * itemsize
+        per_value = 2 * self.dtype.itemsize
         cols = int(min(m, max(1, budget // per_value)))
         rows = int(min(n, max(1, budget // (per_value * cols))))
-        # Small tiles of a big product give every thread work; ~4 tiles/thread balance load.
-        if n_threads > 1 and n > 1:
-            rows = min(rows, max(1, -(-n // (4 * n_threads))))
+        # About four tiles per core balance the load of a big product.
+        rows = min(rows, max(1, -(-n // (4 * cores))))
         return rows, cols
 
     def blocks(self, rows=None):
@@ -176,11 +186,8 @@ class KernelOperator(LinearOperator):
         ``rows`` forces the number of rows per block.
         """
         if rows is None:
-            rows, _ = self._tiles(0, 1)
-            if rows * self.shape[1] * self.dtype.itemsize * 2 > (
-                get_config()["working_memory"] * _MIB
-            ):
-                rows = 1
+            budget = get_config()["working_memory"] * _MIB
+            rows = int(max(1, budget // (2 * self.dtype.itemsize * max(self.shape[1], 1))))
         for s in range(0, self.shape[0], rows):
             sl = slice(s, min(s + rows, self.shape[0]))
             yield sl, self._values(sl, slice(0, self.shape[1]))
@@ -200,9 +207,7 @@ class KernelOperator(LinearOperator):
         if engine == "cpu" and kernel.radial:
             shift, Zc, zsq = self._prepare()
             Xb = np.ascontiguousarray(self.X[rs] - shift)
-            T = cpu.distance_block(
-                Xb, Zc[cs], zsq[cs], kernel.squared, kernel.distance_scale()
-            )
+            T = cpu.distance_block(Xb, Zc[cs], zsq[cs], kernel.squared, kernel.distance_scale())
             return kernel.finish(T)
         return kernel._block(self.X[rs], self.Z[cs])
 
@@ -217,7 +222,7 @@ class KernelOperator(LinearOperator):
                 return cuda.fused_matmat(self.kernel, self.Z, self.X, V)
             return cuda.fused_matmat(self.kernel, self.X, self.Z, V)
         n_threads = self._n_threads() if engine == "cpu" else 1
-        rows, cols = self._tiles(V.shape[1], n_threads)
+        rows, cols = self._tiles()
         row_blocks = [slice(s, min(s + rows, n)) for s in range(0, n, rows)]
         col_blocks = [slice(s, min(s + cols, m)) for s in range(0, m, cols)]
 

@@ -44,3 +44,9 @@ def dense_kernel(name, A, B, bandwidth, **params):
     if name == "imq":
         return 1 / np.sqrt(1 + r**2 / bandwidth**2)
     raise KeyError(name)
+
+
+@pytest.fixture(name="dense_kernel")
+def dense_kernel_fixture():
+    """The :func:`dense_kernel` reference as a fixture (tests may also import it)."""
+    return dense_kernel

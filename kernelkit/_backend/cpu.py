@@ -20,51 +20,40 @@ from numba import njit, prange
 _CANCELLATION_TOL = {np.dtype(np.float64): 1e-3, np.dtype(np.float32): 3e-2}
 
 
-@njit(nogil=True, cache=True, parallel=False)
+@njit(nogil=True, cache=True)
+def _distance_row(G, i, Xb, Z, xi, zsq, squared, scale, tol):
+    # Three simple loops instead of one with a branch: the first and last
+    # vectorise; the middle one only recomputes the rare cancelled pairs.
+    m = G.shape[1]
+    row = G[i]
+    for j in range(m):
+        row[j] = (xi + zsq[j]) - 2.0 * row[j]
+    for j in range(m):
+        if row[j] < tol * (xi + zsq[j]):
+            acc = 0.0
+            for k in range(Xb.shape[1]):
+                diff = Xb[i, k] - Z[j, k]
+                acc += diff * diff
+            row[j] = acc
+    if squared:
+        for j in range(m):
+            row[j] = scale * max(row[j], 0.0)
+    else:
+        for j in range(m):
+            row[j] = scale * np.sqrt(max(row[j], 0.0))
+
+
+@njit(nogil=True, cache=True)
 def _distance_pass(G, Xb, Z, xsq, zsq, squared, scale, tol):
     """Turn G = Xb @ Z.T into scale * d(x_i, z_j) in place (d = dist² or dist)."""
-    n, m = G.shape
-    d = Xb.shape[1]
-    for i in range(n):
-        xi = xsq[i]
-        for j in range(m):
-            norms = xi + zsq[j]
-            d2 = norms - 2.0 * G[i, j]
-            if d2 < tol * norms:
-                acc = 0.0
-                for k in range(d):
-                    diff = Xb[i, k] - Z[j, k]
-                    acc += diff * diff
-                d2 = acc
-            if d2 < 0.0:
-                d2 = 0.0
-            if squared:
-                G[i, j] = scale * d2
-            else:
-                G[i, j] = scale * np.sqrt(d2)
+    for i in range(G.shape[0]):
+        _distance_row(G, i, Xb, Z, xsq[i], zsq, squared, scale, tol)
 
 
 @njit(nogil=True, cache=True, parallel=True)
 def _distance_block_parallel(G, Xb, Z, xsq, zsq, squared, scale, tol):
-    n, m = G.shape
-    d = Xb.shape[1]
-    for i in prange(n):
-        xi = xsq[i]
-        for j in range(m):
-            norms = xi + zsq[j]
-            d2 = norms - 2.0 * G[i, j]
-            if d2 < tol * norms:
-                acc = 0.0
-                for k in range(d):
-                    diff = Xb[i, k] - Z[j, k]
-                    acc += diff * diff
-                d2 = acc
-            if d2 < 0.0:
-                d2 = 0.0
-            if squared:
-                G[i, j] = scale * d2
-            else:
-                G[i, j] = scale * np.sqrt(d2)
+    for i in prange(G.shape[0]):
+        _distance_row(G, i, Xb, Z, xsq[i], zsq, squared, scale, tol)
 
 
 def distance_block(Xb, Z, zsq, squared, scale, out=None, parallel=False):
@@ -91,7 +80,7 @@ _EXECUTORS = {}
 
 
 def executor(n_threads):
-    """A process-wide thread pool per size, created lazily (never pickled, never stored on estimators)."""
+    """A process-wide thread pool per size, created lazily (never stored on estimators)."""
     pool = _EXECUTORS.get(n_threads)
     if pool is None:
         pool = _EXECUTORS[n_threads] = ThreadPoolExecutor(

@@ -10,7 +10,12 @@ simulator, which is how CI tests it.
 
 import math
 
+import numba
 import numpy as np
+
+# Module-level on purpose: the CUDA simulator swaps the ``cuda`` global of a
+# kernel's module for its fake one, which a local import would hide.
+from numba import cuda
 
 from . import _cupy_module
 
@@ -32,9 +37,8 @@ def _threads_per_block():
 
 
 def _build(dtype, threads):
-    from numba import cuda
 
-    nb_dtype = cuda.types.float32 if dtype == np.float32 else cuda.types.float64
+    nb_dtype = numba.float32 if dtype == np.float32 else numba.float64
     tile, chunk, max_cols = _TILE, _FEATURES, _MAX_COLUMNS
 
     @cuda.jit(fastmath=False)
@@ -99,15 +103,11 @@ def supports(kernel):
     """Whether the fused kernel computes this kernel (exp of a scaled distance)."""
     from ..kernels import Gaussian, Laplacian, Matern
 
-    return type(kernel) in (Gaussian, Laplacian) or (
-        type(kernel) is Matern and kernel.nu == 0.5
-    )
+    return type(kernel) in (Gaussian, Laplacian) or (type(kernel) is Matern and kernel.nu == 0.5)
 
 
 def fused_matmat(kernel, X, Z, V):
     """K(X, Z) @ V on the GPU (V of shape (m, k)); output on the device of the inputs."""
-    from numba import cuda
-
     from ..kernels import Matern
 
     cp = _cupy_module()

@@ -1,0 +1,192 @@
+"""Numba loops of kernel thinning: the self-balancing Hilbert walk and the KT-SWAP statistics.
+
+The kernel values themselves come from the kernel operator (blocked, threaded,
+CuPy-capable); these loops only consume small dense blocks and vectors. Sums
+are accumulated in float64 whatever the dtype of the kernel block.
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(nogil=True, cache=True)
+def halve_chunk(Kc, alpha_prior, uniforms, sig_sqd, log_multiplier, swapped):
+    """Run the self-balancing Hilbert walk over the consecutive pairs of one chunk.
+
+    ``Kc`` is the kernel block of the chunk's 2B points (pair i = rows 2i, 2i+1),
+    ``alpha_prior[i]`` the walk's inner product with the pairs placed before the
+    chunk: <ψ, k(x0,·) − k(x1,·)> where ψ = (sum over child 1) − (sum over child 0).
+    Writes ``swapped[i] = True`` when x1 goes to child 0 (and x0 to child 1), and
+    returns the updated sub-Gaussian parameter σ².
+    """
+    n_pairs = alpha_prior.shape[0]
+    for i in range(n_pairs):
+        q0 = 2 * i
+        q1 = q0 + 1
+        b_sqd = float(Kc[q0, q0]) - 2.0 * float(Kc[q0, q1]) + float(Kc[q1, q1])
+        if b_sqd < 0.0:
+            # Rounding of an indefinite-looking 2x2 block: the pair is a duplicate.
+            b_sqd = 0.0
+        thresh = np.sqrt(sig_sqd * b_sqd * log_multiplier)
+        if b_sqd > thresh:
+            thresh = b_sqd
+        if sig_sqd == 0.0:
+            sig_sqd = b_sqd
+        elif thresh != 0.0:
+            update = 1.0 + (b_sqd / thresh - 2.0) * sig_sqd / thresh
+            if update > 0.0:
+                sig_sqd += b_sqd * update
+        if thresh == 0.0:
+            # b = 0 means the two points coincide in the RKHS: either choice is exact.
+            thresh = 1.0
+        alpha = alpha_prior[i]
+        for ell in range(i):
+            if swapped[ell]:
+                c0 = 2 * ell + 1
+                c1 = 2 * ell
+            else:
+                c0 = 2 * ell
+                c1 = 2 * ell + 1
+            alpha += float(Kc[q0, c1]) - float(Kc[q0, c0]) + float(Kc[q1, c0]) - float(Kc[q1, c1])
+        swapped[i] = uniforms[i] <= 0.5 * (1.0 - alpha / thresh)
+    return sig_sqd
+
+
+@njit(nogil=True, cache=True)
+def assign_children(points, swapped, child0, child1, offset):
+    """Write the pair members to the two children according to ``swapped``."""
+    for i in range(swapped.shape[0]):
+        if swapped[i]:
+            child0[offset + i] = points[2 * i + 1]
+            child1[offset + i] = points[2 * i]
+        else:
+            child0[offset + i] = points[2 * i]
+            child1[offset + i] = points[2 * i + 1]
+
+
+@njit(nogil=True, cache=True)
+def relative_mmd2_dense(K, members, meanK):
+    """mean(K[C][:, C]) − 2·mean(meanK[C]) for local positions C (MMD² minus a constant)."""
+    s = members.shape[0]
+    total = 0.0
+    for a in range(s):
+        ca = members[a]
+        row = 0.0
+        for b in range(s):
+            row += float(K[ca, members[b]])
+        total += row / (s * s) - 2.0 * meanK[ca] / s
+    return total
+
+
+@njit(nogil=True, cache=True)
+def pick_swap(stat, in_coreset, current, unique):
+    """The point whose entry into the coreset lowers MMD the most.
+
+    With ``unique`` only points outside the coreset compete with ``current``
+    (the point being swapped out), which wins ties so that nothing moves
+    without a strict improvement.
+    """
+    best = current
+    best_value = stat[current]
+    if unique:
+        for i in range(stat.shape[0]):
+            if not in_coreset[i] and stat[i] < best_value:
+                best_value = stat[i]
+                best = i
+    else:
+        best = 0
+        best_value = stat[0]
+        for i in range(1, stat.shape[0]):
+            if stat[i] < best_value:
+                best_value = stat[i]
+                best = i
+    return best
+
+
+@njit(nogil=True, cache=True)
+def axpy_row(stat, row, coef):
+    """stat += coef · row, accumulated in float64."""
+    for i in range(stat.shape[0]):
+        stat[i] += coef * float(row[i])
+
+
+@njit(nogil=True, cache=True)
+def refine_dense(K, coreset, meanK, unique):
+    """KT-SWAP refinement on a dense kernel matrix (local positions), in place.
+
+    For each slot in turn, the point that minimises MMD(P_n, coreset) with the
+    other slots fixed replaces the slot's point. The statistic of candidate x is
+    k(x,x)/s + (2/s)·Σ_{c in coreset minus slot} k(x,c) − 2·meanK(x).
+    """
+    n = K.shape[0]
+    s = coreset.shape[0]
+    two_over_s = 2.0 / s
+    stat = np.empty(n)
+    in_coreset = np.zeros(n, dtype=np.bool_)
+    for a in range(s):
+        in_coreset[coreset[a]] = True
+    for i in range(n):
+        acc = 0.0
+        for a in range(s):
+            acc += float(K[i, coreset[a]])
+        stat[i] = float(K[i, i]) / s + two_over_s * acc - 2.0 * meanK[i]
+    for a in range(s):
+        current = coreset[a]
+        for i in range(n):
+            stat[i] -= two_over_s * float(K[current, i])
+        in_coreset[current] = False
+        best = pick_swap(stat, in_coreset, current, unique)
+        coreset[a] = best
+        in_coreset[best] = True
+        for i in range(n):
+            stat[i] += two_over_s * float(K[best, i])
+    return coreset
+
+
+@njit(nogil=True, cache=True)
+def complement(n, members):
+    """Positions in range(n) that are not in ``members``, in increasing order."""
+    mask = np.ones(n, dtype=np.bool_)
+    for a in range(members.shape[0]):
+        mask[members[a]] = False
+    out = np.empty(n - members.shape[0], dtype=np.int64)
+    j = 0
+    for i in range(n):
+        if mask[i]:
+            out[j] = i
+            j += 1
+    return out
+
+
+@njit(nogil=True, cache=True)
+def kt_halve_dense(K, log_multiplier, uniforms, coin, swap, unique, symmetrize):
+    """One symmetrized KT round (Halve of Compress) on a small dense kernel matrix.
+
+    Splits positions 0..n−1 (n even) by the Hilbert walk, keeps the better of
+    child 0 and the standard-thinning baseline (odd positions) by MMD, refines
+    it by KT-SWAP, and with ``symmetrize`` returns the complement when
+    ``coin > 0.5``. Returns local positions of n/2 points.
+    """
+    n = K.shape[0]
+    half = n // 2
+    swapped = np.zeros(half, dtype=np.bool_)
+    halve_chunk(K, np.zeros(half), uniforms, 0.0, log_multiplier, swapped)
+    local = np.arange(n)
+    child0 = np.empty(half, dtype=np.int64)
+    child1 = np.empty(half, dtype=np.int64)
+    assign_children(local, swapped, child0, child1, 0)
+    coreset = child0
+    if swap:
+        meanK = np.empty(n)
+        for i in range(n):
+            acc = 0.0
+            for j in range(n):
+                acc += float(K[i, j])
+            meanK[i] = acc / n
+        baseline = np.arange(1, n, 2)
+        if relative_mmd2_dense(K, baseline, meanK) <= relative_mmd2_dense(K, child0, meanK):
+            coreset = baseline
+        coreset = refine_dense(K, coreset.copy(), meanK, unique)
+    if symmetrize and coin > 0.5:
+        return complement(n, coreset)
+    return coreset
