@@ -233,7 +233,7 @@ class Matern(Kernel):
     >>> import numpy as np
     >>> from kernelkit import Matern
     >>> round(float(Matern(bandwidth=1.0, nu=1.5)(np.zeros((1, 1)), np.ones((1, 1)))[0, 0]), 6)
-    0.483394
+    0.483358
     """
 
     name = "matern"
