@@ -481,3 +481,264 @@ def make_kernel(kernel="gaussian", bandwidth=None, *, X=None, random_state=None)
     ):
         raise ValueError(f"bandwidth must be a positive finite number; got {bw!r}.")
     return obj.resolve(X, random_state=random_state)
+
+
+# ---------------------------------------------------------------------------
+# Power kernels for generalized kernel thinning (Dwivedi & Mackey, ICLR 2022).
+# A power kernel k_α has the eigenvalues of k raised to α ∈ [1/2, 1]; α = 1/2
+# is the square-root kernel of the original KT paper. Like goodpoints, every
+# kernel below has sup-norm 1, so "k + k_α" (KT+) needs no rescaling.
+
+
+class GeneralMatern(Kernel):
+    """Matérn kernel with any smoothness ν > 0 (modified Bessel function form).
+
+    With t = √(2ν)·‖x − z‖ / bandwidth, k = 2^(1−ν)/Γ(ν) · t^ν · K_ν(t), which
+    equals :class:`Matern` for ν ∈ {0.5, 1.5, 2.5} (scikit-learn's convention).
+    Power kernels of the Laplacian and Matérn kernels are of this form.
+
+    Parameters
+    ----------
+    bandwidth : float, default=1.0
+        Length scale.
+    nu : float, default=1.5
+        Smoothness, > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelkit.kernels import GeneralMatern
+    >>> k = GeneralMatern(bandwidth=1.0, nu=1.5)
+    >>> round(float(k(np.zeros((1, 1)), np.ones((1, 1)))[0, 0]), 6)
+    0.483358
+    """
+
+    name = "matern_general"
+    squared = False
+
+    def __init__(self, bandwidth=1.0, nu=1.5):
+        self.bandwidth = bandwidth
+        self.nu = nu
+
+    def get_params(self, deep=True):
+        return {"bandwidth": self.bandwidth, "nu": self.nu}
+
+    def _checked_nu(self):
+        return check_positive_scalar(self.nu, "nu")
+
+    def distance_scale(self):
+        return np.sqrt(2.0 * self._checked_nu()) / self._checked_bandwidth()
+
+    def finish(self, T, xp=np):
+        from scipy.special import gammaln, kv
+
+        nu = self._checked_nu()
+        host = T if xp is np else T.get()
+        t = np.asarray(host, dtype=np.float64)
+        out = np.ones_like(t)
+        # Below ~1e-8 the series 1 − O(t^min(2ν, 2)) rounds to 1 in float64 for
+        # the ν of interest, and kv(ν, t) would overflow for tiny t.
+        pos = t > 1e-8
+        tp = t[pos]
+        log_coef = (1.0 - nu) * np.log(2.0) - gammaln(nu)
+        out[pos] = np.exp(log_coef + nu * np.log(tp)) * kv(nu, tp)
+        out = out.astype(host.dtype, copy=False)
+        if xp is np:
+            T[...] = out
+            return T
+        return xp.asarray(out)
+
+
+class InverseMultiquadricPower(Kernel):
+    """k(x, z) = (1 + ‖x − z‖² / bandwidth²)^(−exponent): the IMQ family and its roots.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelkit.kernels import InverseMultiquadricPower
+    >>> float(InverseMultiquadricPower(1.0, exponent=1.0)(np.zeros((1, 1)), np.ones((1, 1)))[0, 0])
+    0.5
+    """
+
+    name = "imq_power"
+    squared = True
+
+    def __init__(self, bandwidth=1.0, exponent=0.5):
+        self.bandwidth = bandwidth
+        self.exponent = exponent
+
+    def get_params(self, deep=True):
+        return {"bandwidth": self.bandwidth, "exponent": self.exponent}
+
+    def distance_scale(self):
+        return 1.0 / self._checked_bandwidth() ** 2
+
+    def finish(self, T, xp=np):
+        e = check_positive_scalar(self.exponent, "exponent")
+        T += 1.0
+        if xp is np:
+            np.log(T, out=T)
+            T *= -e
+            return np.exp(T, out=T)
+        return xp.exp(-e * xp.log(T))
+
+
+class SumKernel(Kernel):
+    """Sum of radial kernels that share the distance type (used for KT+).
+
+    Its value block is computed in one distance pass: ``finish`` maps the plain
+    (or squared) distance through each summand. Radial summands with sup-norm 1
+    make ``max_diagonal`` the number of summands.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelkit import Gaussian
+    >>> from kernelkit.kernels import SumKernel
+    >>> k = SumKernel([Gaussian(1.0), Gaussian(2.0)])
+    >>> float(k(np.zeros((1, 1)))[0, 0])
+    2.0
+    """
+
+    name = "sum"
+
+    def __init__(self, kernels, bandwidth=1.0):
+        self.kernels = list(kernels)
+        self.bandwidth = bandwidth
+        if not self.kernels:
+            raise ValueError("kernels must contain at least one kernel.")
+        kinds = {k.squared for k in self.kernels}
+        if len(kinds) != 1 or not all(k.radial for k in self.kernels):
+            raise ValueError(
+                "SumKernel needs radial kernels that all use squared or all use plain "
+                "distances."
+            )
+        self.squared = kinds.pop()
+
+    def get_params(self, deep=True):
+        return {"kernels": self.kernels, "bandwidth": self.bandwidth}
+
+    def __hash__(self):
+        return hash((type(self).__name__, tuple(self.kernels)))
+
+    def _checked_bandwidth(self):
+        for k in self.kernels:
+            k._checked_bandwidth()
+        return 1.0
+
+    def distance_scale(self):
+        return 1.0
+
+    def finish(self, T, xp=np):
+        total = None
+        for k in self.kernels:
+            part = T * T.dtype.type(k.distance_scale())
+            part = k.finish(part, xp)
+            total = part if total is None else total + part
+        if xp is np:
+            T[...] = total
+            return T
+        return total
+
+    def max_diagonal(self, A=None):
+        return float(len(self.kernels))
+
+    def resolve(self, X=None, random_state=None):
+        return SumKernel([k.resolve(X, random_state) for k in self.kernels], self.bandwidth)
+
+
+def _matern_power(bandwidth, nu, alpha, n_features):
+    # Generalized KT, appendix on power kernels (and goodpoints' examples): with the
+    # Sobolev-order smoothness ν_s = ν + d/2, the α-power of Matérn(ν_s) is
+    # Matérn(α·ν_s) at the same length scale; it exists iff α·ν_s > d/2.
+    if n_features is None:
+        raise ValueError("n_features is needed for the power of a Laplacian/Matérn kernel.")
+    nu_s = nu + n_features / 2.0
+    alpha_min = n_features / (2.0 * nu_s)
+    if not alpha > alpha_min:
+        raise ValueError(
+            f"power must exceed d/(2ν + d) = {alpha_min:.4g} for a Matérn kernel with "
+            f"ν={nu} in d={n_features} dimensions (the power kernel must be positive "
+            f"definite); got {alpha}."
+        )
+    # Rounding keeps ν = 1.5 exact when it is one of Matern's closed forms.
+    new_nu = round(alpha * nu_s - n_features / 2.0, 12)
+    if new_nu in Matern._NUS:
+        return Matern(bandwidth=bandwidth, nu=new_nu)
+    return GeneralMatern(bandwidth=bandwidth, nu=new_nu)
+
+
+def min_power(kernel, n_features):
+    """Smallest admissible power α (exclusive for Matérn, inclusive 1/2 otherwise)."""
+    if isinstance(kernel, Laplacian):
+        return n_features / (1.0 + n_features)
+    if isinstance(kernel, (Matern, GeneralMatern)):
+        return n_features / (2.0 * float(kernel.nu) + n_features)
+    return 0.5
+
+
+def power_kernel(kernel, alpha, n_features=None):
+    """The α-power kernel k_α of a kernel (α ∈ [1/2, 1]; α = 1/2 is the square root).
+
+    Gaussian(σ) → Gaussian(σ·√α); Laplacian(σ) = Matérn(σ, ν=1/2) and Matérn(σ, ν)
+    → Matérn(σ, α·(ν + d/2) − d/2), which needs α > d/(2ν + d); IMQ/Cauchy
+    (exponent β) have the square root (α = 1/2 only) with exponent d/4 + β/2.
+    Kernels are defined up to a positive factor, which kernel thinning ignores.
+
+    Parameters
+    ----------
+    kernel : Kernel
+        A resolved kernel (numeric bandwidth).
+    alpha : float
+        Power in [1/2, 1].
+    n_features : int, optional
+        Dimension d; needed for Laplacian, Matérn and IMQ kernels.
+
+    Returns
+    -------
+    Kernel
+
+    Examples
+    --------
+    >>> from kernelkit import Gaussian, Laplacian
+    >>> from kernelkit.kernels import power_kernel
+    >>> round(float(power_kernel(Gaussian(2.0), 0.5).bandwidth) ** 2, 12)  # variance 4 -> 2
+    2.0
+    >>> power_kernel(Laplacian(1.0), 0.75, n_features=1)
+    GeneralMatern(bandwidth=1.0, nu=0.25)
+    """
+    alpha = check_positive_scalar(alpha, "power")
+    if not 0.5 <= alpha <= 1.0:
+        raise ValueError(f"power must lie in [0.5, 1]; got {alpha}.")
+    if alpha == 1.0:
+        return kernel
+    bw = kernel.bandwidth
+    if isinstance(kernel, Gaussian):
+        return Gaussian(bandwidth=bw * np.sqrt(alpha))
+    if isinstance(kernel, Laplacian):
+        return _matern_power(bw, 0.5, alpha, n_features)
+    if isinstance(kernel, (Matern, GeneralMatern)):
+        return _matern_power(bw, float(kernel.nu), alpha, n_features)
+    if isinstance(kernel, (Cauchy, InverseMultiquadric, InverseMultiquadricPower)):
+        if alpha != 0.5:
+            raise ValueError(
+                f"Only the square root (power=0.5) of {type(kernel).__name__} is known; "
+                f"got power={alpha}."
+            )
+        if n_features is None:
+            raise ValueError("n_features is needed for the root of an IMQ-type kernel.")
+        beta = {Cauchy: 1.0, InverseMultiquadric: 0.5}.get(type(kernel))
+        if beta is None:
+            beta = float(kernel.exponent)
+        return InverseMultiquadricPower(bandwidth=bw, exponent=n_features / 4.0 + beta / 2.0)
+    raise ValueError(
+        f"No power kernel is known for {type(kernel).__name__}; use split_kernel='target'."
+    )
+
+
+def _kernel_power(self, alpha, n_features=None):
+    """The α-power kernel of this kernel; see :func:`power_kernel`."""
+    return power_kernel(self, alpha, n_features)
+
+
+Kernel.power = _kernel_power

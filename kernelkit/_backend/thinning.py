@@ -190,3 +190,30 @@ def kt_halve_dense(K, log_multiplier, uniforms, coin, swap, unique, symmetrize):
     if symmetrize and coin > 0.5:
         return complement(n, coreset)
     return coreset
+
+
+@njit(nogil=True, cache=True)
+def opt_halve4(K, coin):
+    """Best 2-of-4 halving (Domingo-Enrich, Dwivedi & Mackey's CTT; goodpoints' Halve at n=4).
+
+    The three ways to pair up four points give complementary coresets of equal
+    MMD; the one with the largest cross sum K[a,c] + K[b,d] between the kept and
+    dropped halves is best. ``coin < 0.5`` keeps the half holding point 0.
+    """
+    s03_12 = float(K[1, 2]) + float(K[0, 3])
+    s01_23 = float(K[0, 1]) + float(K[2, 3])
+    s02_13 = float(K[0, 2]) + float(K[1, 3])
+    out = np.empty(2, dtype=np.int64)
+    if s03_12 < s01_23:
+        if s03_12 < s02_13:
+            first, second = (0, 3), (1, 2)
+        else:
+            first, second = (0, 2), (1, 3)
+    elif s01_23 < s02_13:
+        first, second = (0, 1), (2, 3)
+    else:
+        first, second = (0, 2), (1, 3)
+    pick = first if coin < 0.5 else second
+    out[0] = pick[0]
+    out[1] = pick[1]
+    return out
