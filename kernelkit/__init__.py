@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 # Public name -> module that defines it (imported on first access).
 _LAZY = {
     "datasets": "kernelkit.datasets",
+    "distributed": "kernelkit.distributed",
     "load_fashion_mnist": "kernelkit.datasets",
     "load_rdataset": "kernelkit.datasets",
     "make_classification_blobs": "kernelkit.datasets",

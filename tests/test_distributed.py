@@ -1,0 +1,69 @@
+"""Kernel products over Dask arrays, on the threaded scheduler and on a LocalCluster."""
+
+import numpy as np
+import pytest
+
+from tests.conftest import dense_kernel
+
+da = pytest.importorskip("dask.array")
+
+from kernelkit.distributed import kernel_matmat, kernel_rmatmat  # noqa: E402
+
+
+def test_matches_dense_on_threaded_scheduler(rng):
+    X = rng.normal(size=(700, 4))
+    Z = rng.normal(size=(60, 4))
+    V = rng.normal(size=(60, 2))
+    U = rng.normal(size=(700, 3))
+    Xd = da.from_array(X, chunks=(150, 2))  # feature chunks are merged internally
+    K = dense_kernel("laplacian", X, Z, 1.5)
+    got = kernel_matmat("laplacian", Xd, Z, V, bandwidth=1.5).compute()
+    np.testing.assert_allclose(got, K @ V, rtol=1e-10)
+    got = kernel_rmatmat("laplacian", Xd, Z, da.from_array(U, chunks=(100, 3)), bandwidth=1.5)
+    np.testing.assert_allclose(got.compute(), K.T @ U, rtol=1e-10)
+    vec = kernel_rmatmat("laplacian", Xd, Z, U[:, 0], bandwidth=1.5).compute()
+    np.testing.assert_allclose(vec, K.T @ U[:, 0], rtol=1e-10)
+
+
+def test_float32_stays_float32(rng):
+    X = rng.normal(size=(100, 3)).astype(np.float32)
+    out = kernel_matmat("gaussian", da.from_array(X, chunks=50), X[:7], np.ones(7), bandwidth=1.0)
+    assert out.dtype == np.float32 and out.compute().dtype == np.float32
+
+
+def test_bad_inputs(rng):
+    X = rng.normal(size=(10, 2))
+    with pytest.raises(TypeError, match="dask.array"):
+        kernel_matmat("gaussian", X, X, np.ones(10))
+    with pytest.raises(ValueError, match="features"):
+        kernel_matmat("gaussian", da.from_array(X), rng.normal(size=(3, 3)), np.ones(3))
+    with pytest.raises(ValueError, match="V has 4 rows"):
+        kernel_matmat("gaussian", da.from_array(X), X, np.ones(4))
+    with pytest.raises(ValueError, match="U has"):
+        kernel_rmatmat("gaussian", da.from_array(X), X, da.ones(3))
+
+
+@pytest.mark.dask
+def test_local_cluster_gives_identical_results(rng):
+    distributed = pytest.importorskip("distributed")
+    X = rng.normal(size=(2000, 5)).astype(np.float32)
+    Z = X[:100]
+    u = rng.normal(size=2000).astype(np.float32)
+    Xd = da.from_array(X, chunks=(250, 5))
+    local = kernel_rmatmat("gaussian", Xd, Z, u, bandwidth=2.0).compute(scheduler="sync")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        on_cluster = client.compute(kernel_rmatmat("gaussian", Xd, Z, u, bandwidth=2.0)).result()
+        rows = client.compute(kernel_matmat("gaussian", Xd, Z, u[:100], bandwidth=2.0)).result()
+    np.testing.assert_array_equal(on_cluster, local)
+    ref = dense_kernel("gaussian", X, Z, 2.0)
+    np.testing.assert_allclose(rows, ref @ u[:100], rtol=1e-4)
+    np.testing.assert_allclose(local, ref.T @ u, rtol=1e-4, atol=1e-3)
