@@ -47,6 +47,16 @@ def _check_dask_rows(X, name="X"):
     return X.rechunk({1: -1})
 
 
+def _check_inputs(kernel, X, Z, bandwidth):
+    """Validated (kernel, X, Z, dtype of the product) for a distributed product."""
+    X = _check_dask_rows(X)
+    Z = check_points(Z, "Z")
+    check_same_features(X, Z, "X", "Z")
+    kernel = make_kernel(kernel, bandwidth, X=Z)
+    dtype = np.result_type(X.dtype, Z.dtype) if X.dtype.kind == "f" else Z.dtype
+    return kernel, X, Z, dtype
+
+
 def kernel_matmat(kernel, X, Z, V, *, bandwidth=None):
     """Lazy K(X, Z) @ V for a Dask array X chunked by rows.
 
@@ -83,11 +93,7 @@ def kernel_matmat(kernel, X, Z, V, *, bandwidth=None):
     True
     """
     dask, da = _dask()
-    X = _check_dask_rows(X)
-    Z = check_points(Z, "Z")
-    check_same_features(X, Z, "X", "Z")
-    kernel = make_kernel(kernel, bandwidth, X=Z)
-    dtype = np.result_type(X.dtype, Z.dtype) if X.dtype.kind == "f" else Z.dtype
+    kernel, X, Z, dtype = _check_inputs(kernel, X, Z, bandwidth)
     V = check_vector_block(V, Z.shape[0], "V", dtype=dtype)
     vector = V.ndim == 1
     V2 = V.reshape(-1, 1) if vector else V
@@ -126,11 +132,7 @@ def kernel_rmatmat(kernel, X, Z, U, *, bandwidth=None):
     (5,)
     """
     dask, da = _dask()
-    X = _check_dask_rows(X)
-    Z = check_points(Z, "Z")
-    check_same_features(X, Z, "X", "Z")
-    kernel = make_kernel(kernel, bandwidth, X=Z)
-    dtype = np.result_type(X.dtype, Z.dtype) if X.dtype.kind == "f" else Z.dtype
+    kernel, X, Z, dtype = _check_inputs(kernel, X, Z, bandwidth)
     if not isinstance(U, da.Array):
         U = check_vector_block(U, X.shape[0], "U", dtype=dtype)
         U = da.from_array(U, chunks=(X.chunks[0],) + ((U.shape[1],) if U.ndim == 2 else ()))

@@ -83,33 +83,30 @@ class KernelOperator(LinearOperator):
     # -- public products (overriding SciPy's so CuPy arrays pass unconverted) ---
     def matmat(self, V):
         """K(X, Z) @ V for V of shape (n_samples_Z, k)."""
-        V = check_vector_block(V, self.shape[1], "V", dtype=self.dtype)
-        if V.ndim != 2:
-            raise ValueError(f"matmat expects a 2-D V; got ndim={V.ndim}.")
-        return self._product(V, transpose=False)
+        return self._checked_product(V, "V", transpose=False, columns="many")
 
     def matvec(self, v):
         """K(X, Z) @ v for v of shape (n_samples_Z,) or (n_samples_Z, 1)."""
-        v = check_vector_block(v, self.shape[1], "v", dtype=self.dtype)
-        column = v.ndim == 2
-        if column and v.shape[1] != 1:
-            raise ValueError(f"matvec expects one column; got shape {tuple(v.shape)}.")
-        out = self._product(v.reshape(-1, 1), transpose=False)
-        return out if column else out[:, 0]
+        return self._checked_product(v, "v", transpose=False, columns="one")
 
     def rmatmat(self, U):
         """K(X, Z).T @ U = K(Z, X) @ U for U of shape (n_samples_X, k)."""
-        U = check_vector_block(U, self.shape[0], "U", dtype=self.dtype)
-        if U.ndim != 2:
-            raise ValueError(f"rmatmat expects a 2-D U; got ndim={U.ndim}.")
-        return self._product(U, transpose=True)
+        return self._checked_product(U, "U", transpose=True, columns="many")
 
     def rmatvec(self, u):
-        """K(X, Z).T @ u for u of shape (n_samples_X,)."""
-        u = check_vector_block(u, self.shape[0], "u", dtype=self.dtype)
-        column = u.ndim == 2
-        out = self._product(u.reshape(-1, 1), transpose=True)
-        return out if column else out[:, 0]
+        """K(X, Z).T @ u for u of shape (n_samples_X,) or (n_samples_X, 1)."""
+        return self._checked_product(u, "u", transpose=True, columns="one")
+
+    def _checked_product(self, V, name, *, transpose, columns):
+        V = check_vector_block(V, self.shape[0 if transpose else 1], name, dtype=self.dtype)
+        if columns == "many":
+            if V.ndim != 2:
+                raise ValueError(f"{name} must be 2-D for a matrix product; got ndim={V.ndim}.")
+            return self._product(V, transpose=transpose)
+        if V.ndim == 2 and V.shape[1] != 1:
+            raise ValueError(f"{name} must be one column; got shape {tuple(V.shape)}.")
+        out = self._product(V.reshape(-1, 1), transpose=transpose)
+        return out if V.ndim == 2 else out[:, 0]
 
     def dot(self, x):
         if isinstance(x, LinearOperator):
