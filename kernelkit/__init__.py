@@ -70,7 +70,8 @@ def __getattr__(name):
     if module is None:
         raise AttributeError(f"module 'kernelkit' has no attribute {name!r}")
     mod = importlib.import_module(module)
-    value = mod if module.endswith("." + name) else getattr(mod, name)
+    # A function named like its module (kernelkit.squeak.squeak) wins over the module.
+    value = getattr(mod, name, mod)
     globals()[name] = value
     return value
 

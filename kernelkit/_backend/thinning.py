@@ -10,10 +10,12 @@ from numba import njit
 
 
 @njit(nogil=True, cache=True)
-def halve_chunk(Kc, alpha_prior, uniforms, sig_sqd, log_multiplier, swapped):
+def halve_chunk(Kc, pos, alpha_prior, uniforms, sig_sqd, log_multiplier, swapped):
     """Run the self-balancing Hilbert walk over the consecutive pairs of one chunk.
 
-    ``Kc`` is the kernel block of the chunk's 2B points (pair i = rows 2i, 2i+1),
+    ``Kc[pos[q], pos[r]]`` is the kernel value between the chunk's points q and r
+    (pair i = points 2i, 2i+1): ``Kc`` is either the chunk's own block with
+    ``pos = arange`` or a node's whole kernel matrix, read in place.
     ``alpha_prior[i]`` the walk's inner product with the pairs placed before the
     chunk: <ψ, k(x0,·) − k(x1,·)> where ψ = (sum over child 1) − (sum over child 0).
     Writes ``swapped[i] = True`` when x1 goes to child 0 (and x0 to child 1), and
@@ -21,8 +23,8 @@ def halve_chunk(Kc, alpha_prior, uniforms, sig_sqd, log_multiplier, swapped):
     """
     n_pairs = alpha_prior.shape[0]
     for i in range(n_pairs):
-        q0 = 2 * i
-        q1 = q0 + 1
+        q0 = pos[2 * i]
+        q1 = pos[2 * i + 1]
         b_sqd = float(Kc[q0, q0]) - 2.0 * float(Kc[q0, q1]) + float(Kc[q1, q1])
         if b_sqd < 0.0:
             # Rounding of an indefinite-looking 2x2 block: the pair is a duplicate.
@@ -42,11 +44,11 @@ def halve_chunk(Kc, alpha_prior, uniforms, sig_sqd, log_multiplier, swapped):
         alpha = alpha_prior[i]
         for ell in range(i):
             if swapped[ell]:
-                c0 = 2 * ell + 1
-                c1 = 2 * ell
+                c0 = pos[2 * ell + 1]
+                c1 = pos[2 * ell]
             else:
-                c0 = 2 * ell
-                c1 = 2 * ell + 1
+                c0 = pos[2 * ell]
+                c1 = pos[2 * ell + 1]
             alpha += float(Kc[q0, c1]) - float(Kc[q0, c0]) + float(Kc[q1, c0]) - float(Kc[q1, c1])
         swapped[i] = uniforms[i] <= 0.5 * (1.0 - alpha / thresh)
     return sig_sqd
@@ -111,33 +113,52 @@ def axpy_row(stat, row, coef):
 
 
 @njit(nogil=True, cache=True)
-def refine_dense(K, coreset, meanK, unique):
+def refine_dense(K, coreset, meanK, unique, non_coreset):
     """KT-SWAP refinement on a dense kernel matrix (local positions), in place.
 
     For each slot in turn, the point that minimises MMD(P_n, coreset) with the
     other slots fixed replaces the slot's point. The statistic of candidate x is
     k(x,x)/s + (2/s)·Σ_{c in coreset minus slot} k(x,c) − 2·meanK(x).
+    With ``unique``, ``non_coreset`` lists the other points; it is scanned in
+    its order (ties go to the earlier entry, the slot's own point first) and
+    kept the complement of the coreset, as goodpoints' refine_K does.
     """
     n = K.shape[0]
     s = coreset.shape[0]
     two_over_s = 2.0 / s
     stat = np.empty(n)
-    in_coreset = np.zeros(n, dtype=np.bool_)
-    for a in range(s):
-        in_coreset[coreset[a]] = True
     for i in range(n):
         acc = 0.0
         for a in range(s):
             acc += float(K[i, coreset[a]])
-        stat[i] = float(K[i, i]) / s + two_over_s * acc - 2.0 * meanK[i]
+        # The operation order of goodpoints' refine_K: with an even n the two halves
+        # tie exactly in MMD, so rounding decides near-ties and must match.
+        acc /= s
+        stat[i] = float(K[i, i]) / s
+        stat[i] += 2.0 * (acc - meanK[i])
     for a in range(s):
         current = coreset[a]
         for i in range(n):
             stat[i] -= two_over_s * float(K[current, i])
-        in_coreset[current] = False
-        best = pick_swap(stat, in_coreset, current, unique)
+        best = current
+        if unique:
+            best_value = stat[current]
+            slot = -1
+            for t in range(non_coreset.shape[0]):
+                if stat[non_coreset[t]] < best_value:
+                    best_value = stat[non_coreset[t]]
+                    slot = t
+            if slot >= 0:
+                best = non_coreset[slot]
+                non_coreset[slot] = current
+        else:
+            best_value = stat[0]
+            best = 0
+            for i in range(1, n):
+                if stat[i] < best_value:
+                    best_value = stat[i]
+                    best = i
         coreset[a] = best
-        in_coreset[best] = True
         for i in range(n):
             stat[i] += two_over_s * float(K[best, i])
     return coreset
@@ -170,12 +191,13 @@ def kt_halve_dense(K, log_multiplier, uniforms, coin, swap, unique, symmetrize):
     n = K.shape[0]
     half = n // 2
     swapped = np.zeros(half, dtype=np.bool_)
-    halve_chunk(K, np.zeros(half), uniforms, 0.0, log_multiplier, swapped)
     local = np.arange(n)
+    halve_chunk(K, local, np.zeros(half), uniforms, 0.0, log_multiplier, swapped)
     child0 = np.empty(half, dtype=np.int64)
     child1 = np.empty(half, dtype=np.int64)
     assign_children(local, swapped, child0, child1, 0)
     coreset = child0
+    other = child1
     if swap:
         meanK = np.empty(n)
         for i in range(n):
@@ -186,8 +208,11 @@ def kt_halve_dense(K, log_multiplier, uniforms, coin, swap, unique, symmetrize):
         baseline = np.arange(1, n, 2)
         if relative_mmd2_dense(K, baseline, meanK) <= relative_mmd2_dense(K, child0, meanK):
             coreset = baseline
-        coreset = refine_dense(K, coreset.copy(), meanK, unique)
+            other = np.arange(0, n, 2)
+        coreset = refine_dense(K, coreset.copy(), meanK, unique, other)
     if symmetrize and coin > 0.5:
+        if swap and unique:
+            return other
         return complement(n, coreset)
     return coreset
 
