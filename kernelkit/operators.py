@@ -8,7 +8,6 @@ Every estimator in kernelkit computes its kernel products through here.
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
-from threadpoolctl import threadpool_limits
 
 from ._backend import cpu, get_namespace, select_engine
 from ._config import get_config
@@ -240,7 +239,7 @@ class KernelOperator(LinearOperator):
 
         if n_threads > 1 and len(row_blocks) > 1:
             # BLAS would otherwise start its own threads inside every worker.
-            with threadpool_limits(1, user_api="blas"):
+            with cpu.single_threaded_blas():
                 results = list(cpu.executor(n_threads).map(work, row_blocks))
         else:
             results = [work(rs) for rs in row_blocks]

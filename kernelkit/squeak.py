@@ -32,8 +32,8 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import ThreadpoolController
 
+from ._backend import cpu
 from ._config import get_config
 from ._parallel import block_slices, seed_sequence, tree_map_reduce
 from ._progress import progress
@@ -68,9 +68,6 @@ _MAX_SIZE_RUNS = 5
 _MATRICES_PER_SHRINK = 3
 
 
-_CONTROLLER = None
-
-
 def _serial_blas(function):
     """Run ``function`` with single-threaded BLAS.
 
@@ -81,10 +78,7 @@ def _serial_blas(function):
     """
 
     def wrapper(*args, **kwargs):
-        global _CONTROLLER
-        if _CONTROLLER is None:  # scanning the loaded libraries costs milliseconds: do it once
-            _CONTROLLER = ThreadpoolController()
-        with _CONTROLLER.limit(limits=1, user_api="blas"):
+        with cpu.single_threaded_blas():
             return function(*args, **kwargs)
 
     wrapper.__name__ = function.__name__

@@ -20,7 +20,6 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _num_samples, validate_data
-from threadpoolctl import ThreadpoolController
 
 from ._backend import cpu, get_namespace, to_numpy
 from ._backend import thinning as _nb
@@ -153,19 +152,9 @@ def _kernel_block(kernel, A, B):
     # Cache-sized row blocks: the distance pass and exp then run on data in cache.
     step = max(1, min(-(-A.shape[0] // (2 * n_threads)), _TILE_VALUES // B.shape[0]))
     blocks = [slice(r, min(r + step, A.shape[0])) for r in range(0, A.shape[0], step)]
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with cpu.single_threaded_blas():
         list(cpu.executor(n_threads).map(work, blocks))
     return out
-
-
-_CONTROLLER = []
-
-
-def _blas_controller():
-    """One ThreadpoolController per process: building it scans the loaded libraries."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]
 
 
 def _tile_products(kernel, A, B, V, col_sums):
@@ -203,7 +192,7 @@ def _tile_products(kernel, A, B, V, col_sums):
     if n_threads == 1 or len(tiles) == 1:
         results = [work(cs) for cs in tiles]
     else:
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with cpu.single_threaded_blas():
             results = list(cpu.executor(n_threads).map(work, tiles))
     out = np.zeros((A.shape[0],) + V.shape[1:], dtype=np.float64)
     for part, _ in results:

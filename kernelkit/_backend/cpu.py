@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit, prange
+from threadpoolctl import ThreadpoolController
 
 # Relative size of d² below which ||x||² + ||z||² - 2<x, z> has lost too many
 # digits to cancellation; those pairs are recomputed from coordinates. With
@@ -87,3 +88,18 @@ def executor(n_threads):
             max_workers=n_threads, thread_name_prefix="kernelkit"
         )
     return pool
+
+
+_CONTROLLER = []
+
+
+def single_threaded_blas():
+    """Context manager that limits BLAS to one thread.
+
+    Used around work that already runs on several threads (tiles on the pool)
+    or that must round identically on any worker. The controller scans the
+    loaded libraries once per process (it costs milliseconds), not per call.
+    """
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
