@@ -148,8 +148,8 @@ class KernelOperator(LinearOperator):
         )
 
     def to_dense(self):
-        """Materialise K(X, Z): for small problems and tests only."""
-        return self.kernel._block(self.X, self.Z)
+        """Materialise K(X, Z) (n_X × n_Z values: for small problems)."""
+        return self._dense_rows(slice(0, self.shape[0]))
 
     # -- blocking ------------------------------------------------------------
     def _n_threads(self):
@@ -186,7 +186,25 @@ class KernelOperator(LinearOperator):
             rows = int(max(1, budget // (2 * self.dtype.itemsize * max(self.shape[1], 1))))
         for s in range(0, self.shape[0], rows):
             sl = slice(s, min(s + rows, self.shape[0]))
-            yield sl, self._values(sl, slice(0, self.shape[1]))
+            yield sl, self._dense_rows(sl)
+
+    def _dense_rows(self, rs):
+        """K[rs, :], its row tiles computed on the CPU engine's threads."""
+        engine = select_engine(self.X)
+        n_threads = self._n_threads() if engine == "cpu" else 1
+        start, stop = rs.start, rs.stop
+        step = max(1, self._tiles()[0])
+        if n_threads == 1 or stop - start <= step:
+            return self._values(rs, slice(0, self.shape[1]), engine)
+        out = np.empty((stop - start, self.shape[1]), dtype=self.dtype)
+
+        def fill(s):
+            e = min(s + step, stop)
+            out[s - start : e - start] = self._values(slice(s, e), slice(0, self.shape[1]), engine)
+
+        with cpu.single_threaded_blas():
+            list(cpu.executor(n_threads).map(fill, range(start, stop, step)))
+        return out
 
     def _prepare(self):
         """Centred copies for the CPU engine (centring on mean(Z) limits cancellation)."""
