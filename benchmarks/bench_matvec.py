@@ -22,12 +22,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel  # noqa: E402
+import numpy as np
+from sklearn.metrics.pairwise import euclidean_distances, rbf_kernel
 
-from benchmarks._runner import measure, parse_args, print_table  # noqa: E402
-from kernelkit import Gaussian, KernelOperator, Laplacian, config_context  # noqa: E402
-from kernelkit._backend import cupy_usable  # noqa: E402
+from benchmarks._runner import measure, parse_args, print_table
+from kernelkit import Gaussian, KernelOperator, Laplacian, config_context
+from kernelkit._backend import cupy_usable
 
 
 def numpy_blocked(X, v, kernel, block=2048):

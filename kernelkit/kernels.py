@@ -67,8 +67,11 @@ class Kernel:
         self.bandwidth = bandwidth
 
     # -- parameters -------------------------------------------------------
+    #: constructor arguments, in order: what get_params, repr and equality see
+    _param_names = ("bandwidth",)
+
     def get_params(self, deep=True):
-        return {"bandwidth": self.bandwidth}
+        return {name: getattr(self, name) for name in self._param_names}
 
     def set_params(self, **params):
         for key, value in params.items():
@@ -244,8 +247,7 @@ class Matern(Kernel):
         self.bandwidth = bandwidth
         self.nu = nu
 
-    def get_params(self, deep=True):
-        return {"bandwidth": self.bandwidth, "nu": self.nu}
+    _param_names = ("bandwidth", "nu")
 
     def _checked_nu(self):
         if self.nu not in self._NUS:
@@ -341,8 +343,7 @@ class CallableKernel(Kernel):
         self.function = function
         self.bandwidth = bandwidth
 
-    def get_params(self, deep=True):
-        return {"function": self.function, "bandwidth": self.bandwidth}
+    _param_names = ("function", "bandwidth")
 
     def _block(self, A, B):
         K = self.function(A, B)
@@ -492,7 +493,7 @@ def make_kernel(kernel="gaussian", bandwidth=None, *, X=None, random_state=None)
 # kernel below has sup-norm 1, so "k + k_α" (KT+) needs no rescaling.
 
 
-class GeneralMatern(Kernel):
+class GeneralMatern(Matern):
     """Matérn kernel with any smoothness ν > 0 (modified Bessel function form).
 
     With t = √(2ν)·‖x − z‖ / bandwidth, k = 2^(1−ν)/Γ(ν) · t^ν · K_ν(t), which
@@ -516,20 +517,9 @@ class GeneralMatern(Kernel):
     """
 
     name = "matern_general"
-    squared = False
-
-    def __init__(self, bandwidth=1.0, nu=1.5):
-        self.bandwidth = bandwidth
-        self.nu = nu
-
-    def get_params(self, deep=True):
-        return {"bandwidth": self.bandwidth, "nu": self.nu}
 
     def _checked_nu(self):
         return check_positive_scalar(self.nu, "nu")
-
-    def distance_scale(self):
-        return np.sqrt(2.0 * self._checked_nu()) / self._checked_bandwidth()
 
     def finish(self, T, xp=np):
         nu = self._checked_nu()
@@ -615,8 +605,7 @@ class InverseMultiquadricPower(Kernel):
         self.bandwidth = bandwidth
         self.exponent = exponent
 
-    def get_params(self, deep=True):
-        return {"bandwidth": self.bandwidth, "exponent": self.exponent}
+    _param_names = ("bandwidth", "exponent")
 
     def distance_scale(self):
         return 1.0 / self._checked_bandwidth() ** 2
@@ -662,8 +651,7 @@ class SumKernel(Kernel):
             )
         self.squared = kinds.pop()
 
-    def get_params(self, deep=True):
-        return {"kernels": self.kernels, "bandwidth": self.bandwidth}
+    _param_names = ("kernels", "bandwidth")
 
     def __hash__(self):
         return hash((type(self).__name__, tuple(self.kernels)))
