@@ -217,13 +217,15 @@ class _DenseRows:
 
     def matvec(self, rows, cols, v, col_sums=False):
         if rows is None and cols is None:
-            block = self.K
-        else:
-            rows = np.arange(self.n) if rows is None else rows
-            cols = np.arange(self.n) if cols is None else cols
-            block = self.K[np.ix_(rows, cols)]
-        out = block @ v
-        return (out, block.sum(axis=0, dtype=np.float64)) if col_sums else out
+            out = self.K @ v
+            return (out, self.K.sum(axis=0, dtype=np.float64)) if col_sums else out
+        rows = np.arange(self.n) if rows is None else np.asarray(rows, dtype=np.int64)
+        cols = np.arange(self.n) if cols is None else np.asarray(cols, dtype=np.int64)
+        V = np.asarray(v, dtype=np.float64)
+        sums = np.zeros(cols.shape[0] if col_sums else 0)
+        out = _nb.gather_matmat(self.K, rows, cols, V.reshape(V.shape[0], -1), sums)
+        out = out.reshape((rows.shape[0],) + V.shape[1:])
+        return (out, sums) if col_sums else out
 
     def diag(self):
         return np.asarray(np.diagonal(self.K), dtype=np.float64)

@@ -6,7 +6,7 @@ are accumulated in float64 whatever the dtype of the kernel block.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(nogil=True, cache=True)
@@ -241,4 +241,32 @@ def opt_halve4(K, coin):
     pick = first if coin < 0.5 else second
     out[0] = pick[0]
     out[1] = pick[1]
+    return out
+
+
+@njit(nogil=True, cache=True, parallel=True)
+def gather_matmat(K, rows, cols, V, col_sums):
+    """K[rows][:, cols] @ V read in place (no copied sub-block), float64 sums.
+
+    With ``col_sums`` of length len(cols) (else an empty array), also adds the
+    sub-block's column sums to it. Small thinning nodes keep their whole kernel
+    matrix; copying a 2048 × 2048 sub-block per chunk cost 10× this loop.
+    """
+    n_rows = rows.shape[0]
+    n_cols = cols.shape[0]
+    k = V.shape[1]
+    out = np.zeros((n_rows, k))
+    for i in prange(n_rows):
+        r = rows[i]
+        for j in range(n_cols):
+            value = float(K[r, cols[j]])
+            for c in range(k):
+                out[i, c] += value * V[j, c]
+    if col_sums.shape[0]:
+        for j in prange(n_cols):
+            c = cols[j]
+            acc = 0.0
+            for i in range(n_rows):
+                acc += float(K[rows[i], c])
+            col_sums[j] += acc
     return out
