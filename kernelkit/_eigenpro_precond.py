@@ -44,16 +44,12 @@ def _top_eigenpairs(Ks, k):
 
 
 def kernel_block(kernel, A, B):
-    """Dense K(A, B) computed by the operator's engine (never more than one budget at once).
+    """Dense K(A, B) computed by the operator's threaded engine.
 
     Callers keep A × B within the working-memory budget (that is what caps the
     batch sizes), so this holds one m × p block per batch and no more.
     """
-    op = KernelOperator(kernel, A, B)
-    parts = [block for _, block in op.blocks()]
-    if len(parts) == 1:
-        return parts[0]
-    return get_namespace(A).concatenate(parts, axis=0)
+    return KernelOperator(kernel, A, B).to_dense()
 
 
 def memory_batch_cap(n_columns, itemsize):

@@ -182,7 +182,7 @@ class SqueakDictionary:
         s = np.sqrt(self.weights)
         out = np.empty(X.shape[0])
         n_neg = 0
-        op = _operator(self.kernel, np.asarray(X, dtype=np.float64), D)
+        op = KernelOperator(self.kernel, np.asarray(X, dtype=np.float64), D)
         for rows, block in op.blocks():
             diag = self.kernel.diag(np.asarray(X[rows], dtype=np.float64))
             tau = (diag - factor.sq_norms((block * s).T)) / self.regularization
@@ -415,17 +415,9 @@ def _check_params(regularization, qbar, epsilon, block_size):
     return gamma, int(qbar), float(epsilon)
 
 
-def _operator(kernel, X, Z):
-    return KernelOperator(kernel, X, Z)
-
-
-def _resolve_kernel(kernel, bandwidth, X, random_state):
-    return make_kernel(kernel, bandwidth, X=X, random_state=random_state)
-
-
 def _prepare(X, kernel, bandwidth, random_state):
     X = _as_host_points(X, "X")
-    return X, _resolve_kernel(kernel, bandwidth, X, random_state)
+    return X, make_kernel(kernel, bandwidth, X=X, random_state=random_state)
 
 
 @_serial_blas
@@ -866,7 +858,7 @@ def select_centers(X, n_centers, *, kernel, random_state=None):
         raise ValueError(f"n_centers must be a positive integer; got {n_centers!r}.")
     if n_centers >= X.shape[0]:
         return np.arange(X.shape[0])
-    kernel = _resolve_kernel(kernel, None, X, random_state)
+    kernel = make_kernel(kernel, None, X=X, random_state=random_state)
     d, _ = _dictionary_for_size(
         X,
         kernel,
@@ -1026,7 +1018,7 @@ class LeverageNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         # One integer from the estimator's RNG seeds all sampling, so refits with a fixed
         # random_state agree and a RandomState instance still advances.
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        kernel = _resolve_kernel(self.kernel, self.bandwidth, X, seed)
+        kernel = make_kernel(self.kernel, self.bandwidth, X=X, random_state=seed)
         n = X.shape[0]
         self.dictionary_ = None
         self.regularization_ = None
@@ -1106,7 +1098,7 @@ class LeverageNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         D = self.components_.astype(X.dtype, copy=False)
-        op = _operator(self.kernel_, X, D)
+        op = KernelOperator(self.kernel_, X, D)
         return op @ self.normalization_.astype(X.dtype, copy=False)
 
     def __sklearn_tags__(self):
