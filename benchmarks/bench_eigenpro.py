@@ -41,10 +41,15 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from kernelkit import EigenProClassifier, EigenProRegressor, Laplacian, LeverageNystroem
+from kernelkit import (
+    EigenProClassifier,
+    EigenProRegressor,
+    KernelOperator,
+    Laplacian,
+    LeverageNystroem,
+)
 from kernelkit.datasets import load_fashion_mnist, load_rdataset
 from kernelkit.kernels import estimate_bandwidth
-from kernelkit.operators import KernelOperator
 
 
 def _extra(parser):

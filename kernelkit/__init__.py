@@ -20,7 +20,7 @@ from .kernels import (
     estimate_bandwidth,
     make_kernel,
 )
-from .operators import KernelOperator
+from .linalg import KernelOperator
 
 __version__ = "0.1.0"
 
@@ -31,18 +31,18 @@ _LAZY = {
     "load_fashion_mnist": "kernelkit.datasets",
     "load_rdataset": "kernelkit.datasets",
     "make_classification_blobs": "kernelkit.datasets",
-    "EigenProRegressor": "kernelkit.eigenpro",
-    "EigenProClassifier": "kernelkit.eigenpro",
-    "squeak": "kernelkit.squeak",
-    "disqueak": "kernelkit.squeak",
-    "ridge_leverage_scores": "kernelkit.squeak",
-    "effective_dimension": "kernelkit.squeak",
-    "SqueakDictionary": "kernelkit.squeak",
-    "LeverageNystroem": "kernelkit.squeak",
-    "kernel_thin": "kernelkit.thinning",
-    "compress_pp": "kernelkit.thinning",
-    "mmd": "kernelkit.thinning",
-    "KernelThinning": "kernelkit.thinning",
+    "EigenProRegressor": "kernelkit.models",
+    "EigenProClassifier": "kernelkit.models",
+    "squeak": "kernelkit.sampling",
+    "disqueak": "kernelkit.sampling",
+    "ridge_leverage_scores": "kernelkit.sampling",
+    "effective_dimension": "kernelkit.sampling",
+    "SqueakDictionary": "kernelkit.sampling",
+    "LeverageNystroem": "kernelkit.sampling",
+    "kernel_thin": "kernelkit.sampling",
+    "compress_pp": "kernelkit.sampling",
+    "KernelThinning": "kernelkit.sampling",
+    "mmd": "kernelkit.metrics",
     "KDITransformer": "kernelkit.preprocessing",
 }
 
@@ -70,8 +70,7 @@ def __getattr__(name):
     if module is None:
         raise AttributeError(f"module 'kernelkit' has no attribute {name!r}")
     mod = importlib.import_module(module)
-    # A function named like its module (kernelkit.squeak.squeak) wins over the module.
-    value = getattr(mod, name, mod)
+    value = getattr(mod, name, mod)  # "datasets" and "distributed" are modules
     globals()[name] = value
     return value
 

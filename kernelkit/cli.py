@@ -17,17 +17,16 @@ import numpy as np
 
 
 def _info():
-    import numba
     import scipy
     import sklearn
     from threadpoolctl import threadpool_info
 
     import kernelkit
-    from kernelkit._backend import cpu, engines_available
+    from kernelkit._backend import cpu, engines_available, runtime_report
 
     print(f"kernelkit {kernelkit.__version__}")
     print(f"python {platform.python_version()} on {platform.machine()} ({platform.system()})")
-    for mod in (np, scipy, sklearn, numba):
+    for mod in (np, scipy, sklearn):
         print(f"{mod.__name__} {mod.__version__}")
     for name in ("cupy-cuda12x", "dask", "distributed", "goodpoints", "kditransform", "pykeops"):
         try:
@@ -35,9 +34,6 @@ def _info():
         except metadata.PackageNotFoundError:
             print(f"{name} (not installed)")
     print(f"cores: {cpu.default_n_threads()}; config: {kernelkit.get_config()}")
-    print(
-        f"numba threading layer: {numba.config.THREADING_LAYER}, threads {numba.get_num_threads()}"
-    )
     for pool in threadpool_info():
         print(
             f"BLAS/OpenMP: {pool['internal_api']} {pool.get('version')} threads "
@@ -45,11 +41,8 @@ def _info():
         )
     for engine, ok in engines_available().items():
         print(f"engine {engine}: {'available' if ok else 'not available'}")
-    if engines_available()["cuda (cupy)"]:
-        import cupy
-
-        props = cupy.cuda.runtime.getDeviceProperties(0)
-        print(f"GPU: {props['name'].decode()}, {props['totalGlobalMem'] / 2**30:.0f} GiB")
+    for line in runtime_report():
+        print(line)
     return 0
 
 

@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from kernelkit import EigenProClassifier, EigenProRegressor, Gaussian, Laplacian, config_context
-from kernelkit._eigenpro_precond import CenterProjector, NystromPreconditioner
+from kernelkit.models._eigenpro_precond import CenterProjector, NystromPreconditioner
 from tests.conftest import dense_kernel
 
 

@@ -24,8 +24,8 @@ from kernelkit import (
     ridge_leverage_scores,
     squeak,
 )
-from kernelkit._centers import select_centers
-from kernelkit.squeak import DEFAULT_QBAR
+from kernelkit.sampling import select_centers
+from kernelkit.sampling._squeak import DEFAULT_QBAR
 
 BW = 0.8
 
@@ -467,7 +467,7 @@ def _concat_with_seed(a, b, seed):
 @pytest.mark.parametrize("n_items", [1, 2, 5, 8, 13])
 @pytest.mark.parametrize("tasks_per_job", [1, 2, 100])
 def test_tree_map_reduce_equals_map_then_tree_reduce(n_items, tasks_per_job):
-    from kernelkit._parallel import tree_map_reduce, tree_reduce
+    from kernelkit._utils._parallel import tree_map_reduce, tree_reduce
 
     items = list(range(n_items))
     # spawn() advances a SeedSequence: each call gets a fresh parent with the same entropy.

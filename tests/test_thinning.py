@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import kernelkit
-import kernelkit.thinning as thinning
+import kernelkit.sampling._thinning as thinning
 from kernelkit import Gaussian, KernelThinning, Laplacian, compress_pp, kernel_thin, mmd
 from kernelkit.kernels import GeneralMatern, SumKernel, power_kernel
 
@@ -329,7 +329,7 @@ def test_estimator_fit_and_resample(rng):
 
 
 def test_center_registry(rng):
-    from kernelkit._centers import select_centers
+    from kernelkit.sampling import select_centers
 
     X = mixture(1000, rng)
     idx = select_centers("kt", X, 60, kernel=Gaussian(2.0), random_state=0)
@@ -411,7 +411,7 @@ def test_general_matern_large_blocks_match_bessel(rng):
     """Blocks above the table threshold use a spline of the profile: check it against K_ν."""
     from sklearn.gaussian_process.kernels import Matern as SkMatern
 
-    from kernelkit.kernels import _MATERN_TABLE_MIN
+    from kernelkit.kernels._radial import _MATERN_TABLE_MIN
 
     X = rng.normal(size=(300, 2)) * 3
     assert X.shape[0] ** 2 >= _MATERN_TABLE_MIN

@@ -98,3 +98,19 @@ def engines_available():
         "cuda (numba.cuda)": numba_cuda_usable(),
         "cuda (cupy)": cupy_usable(),
     }
+
+
+def runtime_report():
+    """Lines describing Numba's threading and the GPU, for ``python -m kernelkit info``."""
+    import numba
+
+    lines = [
+        f"numba {numba.__version__}, threading layer {numba.config.THREADING_LAYER}, "
+        f"threads {numba.get_num_threads()}"
+    ]
+    if cupy_usable():
+        import cupy
+
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        lines.append(f"GPU: {props['name'].decode()}, {props['totalGlobalMem'] / 2**30:.0f} GiB")
+    return lines

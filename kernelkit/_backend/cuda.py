@@ -99,26 +99,16 @@ def _kernel_for(dtype):
     return fn
 
 
-def supports(kernel):
-    """Whether the fused kernel computes this kernel (exp of a scaled distance)."""
-    from ..kernels import Gaussian, Laplacian, Matern
+def fused_matmat(squared, scale, X, Z, V):
+    """exp(scale · d(X, Z)) @ V on the GPU, d the squared (or plain) distance.
 
-    return type(kernel) in (Gaussian, Laplacian) or (type(kernel) is Matern and kernel.nu == 0.5)
-
-
-def fused_matmat(kernel, X, Z, V):
-    """K(X, Z) @ V on the GPU (V of shape (m, k)); output on the device of the inputs."""
-    from ..kernels import Matern
-
+    V has shape (m, k); the output lives on the device of the inputs.
+    """
     cp = _cupy_module()
     on_device = cp is not None and isinstance(X, cp.ndarray)
     dtype = np.dtype(str(X.dtype))
     n = X.shape[0]
     k = V.shape[1]
-    if type(kernel) is Matern:  # nu = 0.5: the Laplacian with the same length scale
-        squared, scale = False, -1.0 / float(kernel.bandwidth)
-    else:
-        squared, scale = kernel.squared, kernel.distance_scale()
     if on_device:
         out = cp.empty((n, k), dtype=dtype)
         dX, dZ, dV, dout = X, Z, V, out
@@ -132,7 +122,7 @@ def fused_matmat(kernel, X, Z, V):
     fn = _kernel_for(dtype)
     for col0 in range(0, k, _MAX_COLUMNS):
         ncols = min(_MAX_COLUMNS, k - col0)
-        fn[blocks, threads](dX, dZ, dV, dout, dtype.type(scale), squared, col0, ncols)
+        fn[blocks, threads](dX, dZ, dV, dout, dtype.type(scale), bool(squared), col0, ncols)
     if on_device:
         return out
     return dout.copy_to_host()

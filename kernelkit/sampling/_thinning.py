@@ -16,17 +16,22 @@ import math
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _num_samples, validate_data
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import validate_data
 
-from ._backend import cpu, get_namespace, to_numpy
-from ._backend import thinning as _nb
-from ._config import get_config
-from ._progress import progress
-from ._validation import check_points
-from .kernels import (
+from .._backend import cpu, get_namespace, to_numpy
+from .._backend import thinning as _nb
+from .._config import get_config
+from .._utils._progress import progress
+from .._utils._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _fit_context,
+    _num_samples,
+    _safe_indexing,
+)
+from .._utils._validation import check_points
+from ..kernels import (
     KERNEL_NAMES,
     GeneralMatern,
     Kernel,
@@ -37,7 +42,7 @@ from .kernels import (
     min_power,
     power_kernel,
 )
-from .operators import KernelOperator
+from ..linalg import KernelOperator
 
 SPLIT_KERNELS = ("target", "root", "power", "kt+")
 # Points per dense kernel block of the Hilbert walk (2048² float64 = 32 MiB); nodes
@@ -778,66 +783,6 @@ def compress_pp(
     Xc = X[nodes] if get_namespace(X) is np else X[get_namespace(X).asarray(nodes)]
     local = _thin_node(Xc, target, splitter, rounds, thin_delta, rng, swap=swap, verbose=verbose)
     return np.sort(nodes[local])
-
-
-def mmd(X, Y, kernel="gaussian", weights=None, *, bandwidth=None):
-    """Maximum mean discrepancy between the empirical measures of X and (weighted) Y.
-
-    MMD² = mean k(X, X) − 2·mean_w k(X, Y) + mean_{w,w} k(Y, Y), each term computed
-    by a blocked kernel product (memory O((n + m)·d)).
-
-    Parameters
-    ----------
-    X : array-like of shape (n, d)
-        First sample (uniform weights).
-    Y : array-like of shape (m, d)
-        Second sample.
-    kernel : str, Kernel or callable, default="gaussian"
-        The kernel.
-    weights : array-like of shape (m,), default=None
-        Non-negative weights of Y, normalised to sum to one; ``None`` is uniform.
-    bandwidth : float or {"median", "scale"}, default=None
-        Overrides the kernel's bandwidth; a rule is resolved on X.
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from kernelkit import mmd
-    >>> X = np.array([[0.0], [1.0]])
-    >>> round(mmd(X, X[:1], "gaussian", bandwidth=1.0), 6)
-    0.443548
-    """
-    X = check_points(X, "X")
-    Y = check_points(Y, "Y")
-    if X.shape[1] != Y.shape[1]:
-        raise ValueError(f"X has {X.shape[1]} features but Y has {Y.shape[1]}; they must match.")
-    k = make_kernel(kernel, bandwidth, X=X, random_state=0)
-    m = Y.shape[0]
-    if weights is None:
-        w = np.full(m, 1.0 / m)
-    else:
-        w = np.asarray(to_numpy(weights), dtype=np.float64)
-        if w.shape != (m,):
-            raise ValueError(f"weights must have shape ({m},); got {w.shape}.")
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
-            raise ValueError("weights must be finite, non-negative and not all zero.")
-        w = w / w.sum()
-    n = X.shape[0]
-    u = np.full(n, 1.0 / n)
-    xx = u @ _OperatorRows(X, k).matvec(None, None, u)
-    kxy = KernelOperator(k, X, Y.astype(X.dtype, copy=False)).matvec(_device(w, X))
-    xy = float(u @ np.asarray(to_numpy(kxy), dtype=np.float64))
-    yy = w @ _OperatorRows(Y, k).matvec(None, None, w)
-    return float(math.sqrt(max(float(xx) - 2.0 * xy + float(yy), 0.0)))
-
-
-def _device(v, like):
-    xp = get_namespace(like)
-    return v.astype(like.dtype) if xp is np else xp.asarray(v, dtype=like.dtype)
 
 
 def select_centers(X, n_centers, *, kernel, random_state=None):

@@ -9,10 +9,10 @@ Every estimator in kernelkit computes its kernel products through here.
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from ._backend import cpu, get_namespace, select_engine
-from ._config import get_config
-from ._validation import check_points, check_same_features, check_vector_block
-from .kernels import make_kernel
+from .._backend import cpu, get_namespace, select_engine
+from .._config import get_config
+from .._utils._validation import check_points, check_same_features, check_vector_block
+from ..kernels import make_kernel
 
 _MIB = 2**20
 _CACHE_FRIENDLY_TILE = 32 * _MIB
@@ -230,11 +230,12 @@ class KernelOperator(LinearOperator):
         n, m = self.shape
         xp = get_namespace(self.X, V)
         if engine == "cuda" and self._fused_cuda_ok():
-            from ._backend import cuda
+            from .._backend import cuda  # numba.cuda loads only when the GPU engine runs
 
+            squared, scale = self.kernel.exponential_form()
             if transpose:
-                return cuda.fused_matmat(self.kernel, self.Z, self.X, V)
-            return cuda.fused_matmat(self.kernel, self.X, self.Z, V)
+                return cuda.fused_matmat(squared, scale, self.Z, self.X, V)
+            return cuda.fused_matmat(squared, scale, self.X, self.Z, V)
         n_threads = self._n_threads() if engine == "cpu" else 1
         rows, cols = self._tiles()
         row_blocks = [slice(s, min(s + rows, n)) for s in range(0, n, rows)]
@@ -269,9 +270,7 @@ class KernelOperator(LinearOperator):
         return xp.concatenate(results, axis=0) if len(results) > 1 else results[0]
 
     def _fused_cuda_ok(self):
-        from ._backend import cuda
-
-        if cuda.supports(self.kernel):
+        if self.kernel.exponential_form() is not None:
             return True
         if get_namespace(self.X) is np:
             raise ValueError(

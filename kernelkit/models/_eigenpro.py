@@ -24,15 +24,19 @@ There is no ridge term: the number of epochs (or early stopping) regularises.
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._backend import get_namespace, to_numpy
-from ._centers import CENTER_SELECTORS, select_centers
+from .._backend import get_namespace, to_numpy
+from .._utils._progress import progress
+from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
+from .._utils._validation import FLOAT_DTYPES, check_points, check_same_features
+from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
+from ..linalg import KernelOperator
+from ..sampling import CENTER_SELECTORS, select_centers
 from ._eigenpro_precond import (
     CenterProjector,
     NystromPreconditioner,
@@ -42,10 +46,6 @@ from ._eigenpro_precond import (
     kernel_block,
     memory_batch_cap,
 )
-from ._progress import progress
-from ._validation import FLOAT_DTYPES, check_points, check_same_features
-from .kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
-from .operators import KernelOperator
 
 __all__ = ["EigenProClassifier", "EigenProRegressor"]
 
@@ -438,7 +438,7 @@ class EigenProRegressor(RegressorMixin, _BaseEigenPro):
     The model is f(x) = K(x, Z)·α with ``n_centers`` centers Z. It is fitted
     to the square loss (no ridge term: ``epochs`` and early stopping
     regularise) by stochastic gradient descent with a Nyström preconditioner
-    on the data and a projection onto the centers; see :mod:`kernelkit.eigenpro`
+    on the data and a projection onto the centers; see :mod:`kernelkit.models`
     and ``docs/eigenpro.md``. Memory is O((p + s)·(d + c + q)) plus the kernel
     block budget (``kernelkit.config_context(working_memory=...)``), never
     n × p.

@@ -14,8 +14,6 @@ because an RLS estimate is a difference of nearly equal numbers.
 """
 
 import numbers
-import sys
-import types
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
@@ -30,16 +28,16 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._backend import cpu
-from ._config import get_config
-from ._parallel import block_slices, seed_sequence, tree_map_reduce
-from ._progress import progress
-from ._validation import check_points, check_positive_scalar
-from .kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
-from .operators import KernelOperator
+from .._backend import cpu
+from .._config import get_config
+from .._utils._parallel import block_slices, seed_sequence, tree_map_reduce
+from .._utils._progress import progress
+from .._utils._sklearn_compat import Interval, StrOptions
+from .._utils._validation import check_points, check_positive_scalar
+from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
+from ..linalg import KernelOperator
 
 __all__ = [
     "LeverageNystroem",
@@ -845,7 +843,7 @@ def select_centers(X, n_centers, *, kernel, random_state=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from kernelkit.squeak import select_centers
+    >>> from kernelkit.sampling._squeak import select_centers
     >>> X = np.random.default_rng(0).normal(size=(500, 2))
     >>> idx = select_centers(X, 40, kernel="gaussian", random_state=0)
     >>> bool(20 <= len(idx) <= 80), bool(np.all(np.diff(idx) > 0))
@@ -1113,19 +1111,3 @@ class LeverageNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             cls(kernel="laplacian", regularization=0.5, random_state=0),
             cls(sampler="uniform", n_components=5, random_state=0),
         ]
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`squeak`.
-
-    ``kernelkit.squeak`` is both this module and the public function: importing
-    the submodule binds the package attribute ``squeak`` to the module, so
-    ``from kernelkit import squeak`` yields the module. Making the module
-    callable keeps ``squeak(X, kernel, regularization, ...)`` working either way.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return squeak(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -16,9 +16,9 @@ import numpy as np
 from scipy.linalg import eigh
 from sklearn.utils import check_random_state
 
-from ._backend import get_namespace, to_numpy
-from ._config import get_config
-from .operators import KernelOperator
+from .._backend import get_namespace, to_numpy
+from .._config import get_config
+from ..linalg import KernelOperator
 
 _MIB = 2**20
 # Rank candidates examined by the automatic choice: the Nyström estimate of

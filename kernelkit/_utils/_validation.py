@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 from sklearn.utils import check_array
 
-from ._backend import get_namespace
+from .._backend import get_namespace
 
 FLOAT_DTYPES = (np.float64, np.float32)
 

@@ -26,7 +26,7 @@ def block_slices(n, block_size):
 
     Examples
     --------
-    >>> from kernelkit._parallel import block_slices
+    >>> from kernelkit._utils._parallel import block_slices
     >>> block_slices(5, 2)
     [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
     """
@@ -43,7 +43,7 @@ def seed_sequence(random_state):
 
     Examples
     --------
-    >>> from kernelkit._parallel import seed_sequence
+    >>> from kernelkit._utils._parallel import seed_sequence
     >>> seed_sequence(3).entropy
     3
     """
@@ -65,7 +65,7 @@ def parallel_map(function, items, *, n_jobs=None, verbose=0, desc=None):
 
     Examples
     --------
-    >>> from kernelkit._parallel import parallel_map
+    >>> from kernelkit._utils._parallel import parallel_map
     >>> parallel_map(abs, [-1, 2, -3], n_jobs=1)
     [1, 2, 3]
     """
@@ -108,7 +108,7 @@ def tree_reduce(items, merge, *, seeds, n_jobs=None, verbose=0, desc=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from kernelkit._parallel import tree_reduce
+    >>> from kernelkit._utils._parallel import tree_reduce
     >>> tree_reduce([1, 2, 3, 4, 5], lambda a, b, s: a + b, seeds=np.random.SeedSequence(0))
     15
     """
@@ -189,7 +189,7 @@ def tree_map_reduce(
     Examples
     --------
     >>> import numpy as np
-    >>> from kernelkit._parallel import tree_map_reduce
+    >>> from kernelkit._utils._parallel import tree_map_reduce
     >>> tree_map_reduce(abs, [-1, 2, -3, 4, -5], lambda a, b, s: a + b,
     ...                 seeds=np.random.SeedSequence(0), n_jobs=1)
     15

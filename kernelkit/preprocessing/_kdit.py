@@ -12,15 +12,15 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import ndtr, ndtri
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
-from ._backend import get_namespace, to_numpy
-from ._backend import kdit as _kdit
-from ._config import get_config
-from ._validation import check_points
+from .._backend import get_namespace, to_numpy
+from .._backend import kdit as _kdit
+from .._config import get_config
+from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
+from .._utils._validation import check_points
 
 # Same clipping as scikit-learn's QuantileTransformer for output_distribution="normal",
 # so that the two give identical tails (about +-5.2) and round-trip alike.

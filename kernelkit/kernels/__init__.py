@@ -1,0 +1,46 @@
+"""Kernel functions: value objects that compute blocks K(A, B) and diagonals.
+
+Every radial kernel here is k(x, z) = φ(‖x − z‖ / bandwidth). Strings accepted
+wherever a kernel is: see :data:`KERNEL_NAMES`.
+"""
+
+from ._bandwidth import (
+    BANDWIDTH_RULES,
+    KERNEL_NAMES,
+    KERNELS,
+    estimate_bandwidth,
+    make_kernel,
+)
+from ._base import CallableKernel, Kernel, squared_distances
+from ._power import min_power, power_kernel
+from ._radial import (
+    Cauchy,
+    Gaussian,
+    GeneralMatern,
+    InverseMultiquadric,
+    InverseMultiquadricPower,
+    Laplacian,
+    Matern,
+    SumKernel,
+)
+
+__all__ = [
+    "BANDWIDTH_RULES",
+    "KERNELS",
+    "KERNEL_NAMES",
+    "CallableKernel",
+    "Cauchy",
+    "Gaussian",
+    "GeneralMatern",
+    "InverseMultiquadric",
+    "InverseMultiquadricPower",
+    "Kernel",
+    "Laplacian",
+    "Matern",
+    "SumKernel",
+    "estimate_bandwidth",
+    "make_kernel",
+    "min_power",
+    "power_kernel",
+    "squared_distances",
+]

@@ -1,0 +1,156 @@
+"""Kernel products over Dask arrays: rows of X stay in their partitions.
+
+For data that does not fit one machine: ``X`` is a Dask array chunked by rows
+(for example loaded with ``dask.array.from_zarr`` on a cluster); Z and the
+right-hand side are small and are sent once to every worker. Each partition
+computes its rows with the local :class:`~kernelkit.KernelOperator` (so the
+CPU engine's threads and memory budget apply on every worker), and Dask
+schedules the partitions. Results never depend on the number of workers: the
+transposed product adds the partitions' partial sums in a fixed tree order.
+"""
+
+import numpy as np
+
+from .._utils._validation import check_points, check_same_features, check_vector_block
+from ..kernels import make_kernel
+from ._operator import KernelOperator
+
+DASK_INSTALL = "Dask is needed: pip install 'kernelkit[dask]' (dask[distributed])."
+
+
+def _dask():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as exc:  # pragma: no cover - dask is a test dependency
+        raise ImportError(DASK_INSTALL) from exc
+    return dask, da
+
+
+def _rows_product(kernel, X_block, Z, V):
+    return KernelOperator(kernel, X_block, Z).matmat(V)
+
+
+def _rows_rproduct(kernel, X_block, Z, U_block):
+    return KernelOperator(kernel, X_block, Z).rmatmat(U_block)
+
+
+def _check_dask_rows(X, name="X"):
+    _, da = _dask()
+    if not isinstance(X, da.Array):
+        raise TypeError(f"{name} must be a dask.array.Array; got {type(X).__name__}.")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D; got ndim={X.ndim}.")
+    if X.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be numeric; got dtype {X.dtype}.")
+    # One partition must hold whole rows: a kernel value needs every feature.
+    return X.rechunk({1: -1})
+
+
+def _check_inputs(kernel, X, Z, bandwidth):
+    """Validated (kernel, X, Z, dtype of the product) for a distributed product."""
+    X = _check_dask_rows(X)
+    Z = check_points(Z, "Z")
+    check_same_features(X, Z, "X", "Z")
+    kernel = make_kernel(kernel, bandwidth, X=Z)
+    dtype = np.result_type(X.dtype, Z.dtype) if X.dtype.kind == "f" else Z.dtype
+    return kernel, X, Z, dtype
+
+
+def kernel_matmat(kernel, X, Z, V, *, bandwidth=None):
+    """Lazy K(X, Z) @ V for a Dask array X chunked by rows.
+
+    Parameters
+    ----------
+    kernel : str, Kernel or callable
+        The kernel (see :func:`kernelkit.make_kernel`).
+    X : dask.array.Array of shape (n_samples, n_features)
+        Row points, chunked along rows.
+    Z : array-like of shape (n_centers, n_features)
+        Column points (in memory; sent once to each worker).
+    V : array-like of shape (n_centers,) or (n_centers, k)
+        Right-hand side.
+    bandwidth : float or {"median", "scale"}, default=None
+        Overrides the kernel's bandwidth; a rule is resolved on Z.
+
+    Returns
+    -------
+    dask.array.Array of shape (n_samples,) or (n_samples, k)
+        Lazy; call ``.compute()``. The dtype is float32 when X, Z are float32.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from kernelkit.distributed import kernel_matmat
+    >>> X = np.random.default_rng(0).normal(size=(1000, 3))
+    >>> y = kernel_matmat("gaussian", da.from_array(X, chunks=(250, 3)), X[:20], np.ones(20),
+    ...                   bandwidth=1.0)
+    >>> y.shape, y.npartitions
+    ((1000,), 4)
+    >>> from kernelkit import KernelOperator
+    >>> K = KernelOperator("gaussian", X, X[:20], bandwidth=1.0)
+    >>> bool(np.allclose(y.compute(), K @ np.ones(20)))
+    True
+    """
+    dask, da = _dask()
+    kernel, X, Z, dtype = _check_inputs(kernel, X, Z, bandwidth)
+    V = check_vector_block(V, Z.shape[0], "V", dtype=dtype)
+    vector = V.ndim == 1
+    V2 = V.reshape(-1, 1) if vector else V
+    Z_ref, V_ref = dask.delayed(Z), dask.delayed(V2)  # one graph key each: shipped once
+    parts = [
+        da.from_delayed(
+            dask.delayed(_rows_product)(kernel, block, Z_ref, V_ref),
+            shape=(rows, V2.shape[1]),
+            dtype=dtype,
+        )
+        for block, rows in zip(X.to_delayed().ravel(), X.chunks[0], strict=True)
+    ]
+    out = da.concatenate(parts, axis=0)
+    return out[:, 0] if vector else out
+
+
+def kernel_rmatmat(kernel, X, Z, U, *, bandwidth=None):
+    """Lazy K(Z, X) @ U = K(X, Z).T @ U for a Dask array X chunked by rows.
+
+    ``U`` is a Dask array (or NumPy array) with the rows of X; each partition
+    contributes K(Z, X_part) @ U_part and the partial sums are added in a
+    fixed pairwise tree, so the result is the same for any number of workers.
+
+    Returns
+    -------
+    dask.array.Array of shape (n_centers,) or (n_centers, k)
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> from kernelkit.distributed import kernel_rmatmat
+    >>> X = np.random.default_rng(0).normal(size=(600, 2))
+    >>> out = kernel_rmatmat("laplacian", da.from_array(X, chunks=(200, 2)), X[:5], np.ones(600),
+    ...                      bandwidth=1.0)
+    >>> out.shape
+    (5,)
+    """
+    dask, da = _dask()
+    kernel, X, Z, dtype = _check_inputs(kernel, X, Z, bandwidth)
+    if not isinstance(U, da.Array):
+        U = check_vector_block(U, X.shape[0], "U", dtype=dtype)
+        U = da.from_array(U, chunks=(X.chunks[0],) + ((U.shape[1],) if U.ndim == 2 else ()))
+    elif U.shape[0] != X.shape[0]:
+        raise ValueError(f"U has {U.shape[0]} rows but X has {X.shape[0]}.")
+    vector = U.ndim == 1
+    U2 = (U[:, None] if vector else U).rechunk((X.chunks[0], -1)).astype(dtype)
+    Z_ref = dask.delayed(Z)
+    partials = [
+        dask.delayed(_rows_rproduct)(kernel, xb, Z_ref, ub)
+        for xb, ub in zip(X.to_delayed().ravel(), U2.to_delayed().ravel(), strict=True)
+    ]
+    while len(partials) > 1:  # fixed pairwise order: independent of scheduling
+        partials = [
+            dask.delayed(np.add)(partials[i], partials[i + 1])
+            if i + 1 < len(partials)
+            else partials[i]
+            for i in range(0, len(partials), 2)
+        ]
+    out = da.from_delayed(partials[0], shape=(Z.shape[0], U2.shape[1]), dtype=dtype)
+    return out[:, 0] if vector else out

@@ -1,0 +1,5 @@
+"""Metrics between samples: the maximum mean discrepancy."""
+
+from ._mmd import mmd
+
+__all__ = ["mmd"]
