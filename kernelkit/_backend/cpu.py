@@ -10,7 +10,9 @@ both the vector exp and all cores.
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
+import numba
 import numpy as np
 from numba import njit, prange
 from threadpoolctl import ThreadpoolController
@@ -103,3 +105,18 @@ def single_threaded_blas():
     if not _CONTROLLER:
         _CONTROLLER.append(ThreadpoolController())
     return _CONTROLLER[0].limit(limits=1, user_api="blas")
+
+
+@contextmanager
+def numba_threads(n_threads):
+    """Run the parallel kernels on at most ``n_threads`` threads (None: Numba's default),
+    so that ``kernelkit.config_context(n_threads=...)`` applies here as in the CPU engine."""
+    if n_threads is None:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)

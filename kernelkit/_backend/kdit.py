@@ -22,9 +22,7 @@ truncated, and the Taylor error is tiny relative to it when the range is shorter
 """
 
 import math
-from contextlib import contextmanager
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -43,21 +41,6 @@ ALL_NAN = 2
 RULE_VALUE = 0
 RULE_SCOTT = 1
 RULE_SILVERMAN = 2
-
-
-@contextmanager
-def numba_threads(n_threads):
-    """Run the parallel kernels on at most ``n_threads`` threads (None: Numba's default),
-    so that ``kernelkit.config_context(n_threads=...)`` applies here as in the CPU engine."""
-    if n_threads is None:
-        yield
-        return
-    previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 @njit(nogil=True, cache=True)

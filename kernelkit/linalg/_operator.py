@@ -107,6 +107,44 @@ class KernelOperator(LinearOperator):
         out = self._product(V.reshape(-1, 1), transpose=transpose)
         return out if V.ndim == 2 else out[:, 0]
 
+    def dmmv(self, v, w=None):
+        """Kᵀ(K v + w) in one pass over the rows of K (Falkon's and EigenPro's normal equations).
+
+        Each budget-sized row block of K is computed once and used twice, so the
+        product costs one kernel evaluation per entry, not two.
+
+        Parameters
+        ----------
+        v : array of shape (n_samples_Z,) or (n_samples_Z, k)
+            Right-hand side multiplied by K.
+        w : array of shape (n_samples_X,) or (n_samples_X, k), default=None
+            Added to K v before the transpose product; ``None`` means zero.
+
+        Returns
+        -------
+        out : array of shape (n_samples_Z,) or (n_samples_Z, k)
+            Kᵀ(K v + w), in the operator's dtype.
+        """
+        one = getattr(v, "ndim", np.ndim(v)) == 1
+        V = check_vector_block(v, self.shape[1], "v", dtype=self.dtype)
+        V = V.reshape(-1, 1) if V.ndim == 1 else V
+        W = None
+        if w is not None:
+            W = check_vector_block(w, self.shape[0], "w", dtype=self.dtype)
+            W = W.reshape(-1, 1) if W.ndim == 1 else W
+            if W.shape[1] != V.shape[1]:
+                raise ValueError(
+                    f"w has {W.shape[1]} columns but v has {V.shape[1]}; they must match."
+                )
+        xp = get_namespace(self.X, V)
+        out = xp.zeros((self.shape[1], V.shape[1]), dtype=self.dtype)
+        for rs, block in self.blocks():
+            inner = block @ V
+            if W is not None:
+                inner += W[rs]
+            out += block.T @ inner
+        return out[:, 0] if one else out
+
     def dot(self, x):
         if isinstance(x, LinearOperator):
             return super().dot(x)

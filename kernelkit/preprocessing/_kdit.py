@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
-from .._backend import get_namespace, to_numpy
+from .._backend import cpu, get_namespace, to_numpy
 from .._backend import kdit as _kdit
 from .._config import get_config
 from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
@@ -278,7 +278,7 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         status = np.empty(n_features, dtype=np.int64)
         bandwidths = np.empty(n_features)
         common = (alphas, rule, self.n_quantiles_, knots, refs, dens, status, bandwidths)
-        with _kdit.numba_threads(get_config()["n_threads"]):
+        with cpu.numba_threads(get_config()["n_threads"]):
             if sp.issparse(X):
                 X = X.tocsc()
                 _kdit.fit_csc(X.data, X.indptr, X.shape[0], *common)
@@ -364,7 +364,7 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             else:
                 feature = np.repeat(np.arange(X.shape[1]), np.diff(X.indptr))
             out = values if values.flags.writeable else np.empty_like(values)
-            with _kdit.numba_threads(get_config()["n_threads"]):
+            with cpu.numba_threads(get_config()["n_threads"]):
                 _kdit.transform_values(values, feature, *tables, out, inverse, tol)
             X.data = out
             return X
@@ -374,7 +374,7 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         source = X
         if inverse and normal:
             source = ndtr(X)
-        with _kdit.numba_threads(get_config()["n_threads"]):
+        with cpu.numba_threads(get_config()["n_threads"]):
             _kdit.transform_dense(source, *tables, out, inverse, tol)
         if normal and not inverse:
             # Clip before Phi^-1 exactly as QuantileTransformer does (tails at about +-5.2).

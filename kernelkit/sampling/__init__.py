@@ -3,8 +3,8 @@ Nyström transformer, kernel thinning coresets and the center registry of the
 kernel models."""
 
 from ._centers import CENTER_SELECTORS, select_centers, uniform_centers
+from ._nystroem import LeverageNystroem
 from ._squeak import (
-    LeverageNystroem,
     SqueakDictionary,
     disqueak,
     effective_dimension,

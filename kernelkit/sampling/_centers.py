@@ -7,7 +7,7 @@ the signature ``f(X, n_centers, *, kernel, random_state) -> indices into X``.
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._squeak import select_centers as _leverage_centers
+from ._nystroem import select_centers as _leverage_centers
 from ._thinning import select_centers as _thinned_centers
 
 
