@@ -357,3 +357,132 @@ def test_thread_count_does_not_change_results(rng):
         T1 = one.transform(X)
     np.testing.assert_array_equal(one.references_, ref.references_)
     np.testing.assert_array_equal(T1, ref.transform(X))
+
+
+def direct_weighted_kdi(train, w, x, alpha):
+    """Weighted T(x) by summing every w_i Phi((x - x_i) / h) (frequency-weighted std)."""
+    train, w = np.asarray(train, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    mean = (w * train).sum() / w.sum()
+    h = alpha * np.sqrt((w * (train - mean) ** 2).sum() / (w.sum() - 1.0))
+
+    def cdf(t):
+        return (ndtr((np.atleast_1d(t)[:, None] - train[None, :]) / h) * w).sum(axis=1) / w.sum()
+
+    lo, hi = cdf(train.min()), cdf(train.max())
+    return np.clip((cdf(np.asarray(x, dtype=np.float64)) - lo) / (hi - lo), 0.0, 1.0), h
+
+
+@pytest.mark.parametrize("alpha", [0.3, 1.0])
+def test_sample_weight_matches_direct_weighted_sum(rng, alpha):
+    X = np.column_stack([rng.normal(size=400), rng.lognormal(sigma=1.5, size=400)])
+    w = rng.uniform(0.1, 3.0, size=400)
+    kdi = KDITransformer(alpha=alpha, n_quantiles=200).fit(X, sample_weight=w)
+    for j in range(2):
+        table, h = direct_weighted_kdi(X[:, j], w, kdi.quantiles_[:, j], alpha)
+        assert kdi.bandwidths_[j] == pytest.approx(h, rel=1e-12)
+        np.testing.assert_allclose(kdi.references_[:, j], table, rtol=0, atol=1e-9)
+    # The weights change the map: the unweighted table differs well beyond the tolerance.
+    plain = KDITransformer(alpha=alpha, n_quantiles=200).fit(X)
+    assert np.abs(plain.transform(X) - kdi.transform(X)).max() > 1e-3
+
+
+def test_sample_weight_is_repetition_and_zero_drops(rng):
+    X = rng.lognormal(size=(60, 2))
+    X[3, 1] = np.nan
+    w = rng.integers(0, 4, size=60)
+    w[0] = 0
+    rep = KDITransformer(n_quantiles=30).fit(np.repeat(X, w, axis=0))
+    wtd = KDITransformer(n_quantiles=30).fit(X, sample_weight=w)
+    np.testing.assert_allclose(wtd.quantiles_, rep.quantiles_, rtol=1e-13)
+    np.testing.assert_allclose(wtd.references_, rep.references_, atol=1e-12)
+    np.testing.assert_allclose(wtd.transform(X), rep.transform(X), atol=1e-12)
+    ones = KDITransformer(n_quantiles=30).fit(X, sample_weight=np.ones(60))
+    np.testing.assert_allclose(ones.references_, KDITransformer(n_quantiles=30).fit(X).references_)
+
+
+def test_sample_weight_sparse_matches_dense(rng):
+    dense = rng.lognormal(size=(120, 3))
+    dense[rng.random((120, 3)) < 0.6] = 0.0
+    w = rng.uniform(0.5, 2.0, size=120)
+    a = KDITransformer(n_quantiles=50).fit(sp.csr_matrix(dense), sample_weight=w)
+    b = KDITransformer(n_quantiles=50).fit(dense, sample_weight=w)
+    np.testing.assert_allclose(a.quantiles_, b.quantiles_, rtol=1e-13)
+    np.testing.assert_allclose(a.references_, b.references_, atol=1e-12)
+
+
+def test_sample_weight_errors_name_the_argument(rng):
+    X = rng.normal(size=(20, 2))
+    for bad, exc in [
+        (np.ones(19), ValueError),
+        (-np.ones(20), ValueError),
+        (np.zeros(20), ValueError),
+        (np.full(20, np.nan), ValueError),
+        (np.array(["a"] * 20), TypeError),
+    ]:
+        with pytest.raises(exc, match="sample_weight"):
+            KDITransformer(n_quantiles=10).fit(X, sample_weight=bad)
+    # Frequencies summing to 1 or less have no (n - 1)-normalised spread.
+    with pytest.raises(ValueError, match="sample_weight sums to 1 or less"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            KDITransformer(n_quantiles=2).fit(X, sample_weight=np.full(20, 0.04))
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e200, 1e300])
+def test_extreme_scales_give_the_scale_free_map(rng, scale):
+    # Issue 11 #5: NaN at 1e200, SystemError from Numba at 1e-200.
+    X = np.column_stack([rng.normal(size=200), rng.lognormal(size=200)])
+    ref = KDITransformer(n_quantiles=50).fit(X)
+    kdi = KDITransformer(n_quantiles=50).fit(X * scale)
+    np.testing.assert_allclose(kdi.transform(X * scale), ref.transform(X), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(kdi.quantiles_, ref.quantiles_ * scale, rtol=1e-14)
+    np.testing.assert_allclose(kdi.bandwidths_, ref.bandwidths_ * scale, rtol=1e-14)
+    back = kdi.inverse_transform(kdi.transform(X * scale))
+    np.testing.assert_allclose(back, X * scale, rtol=1e-9)
+
+
+def test_subnormal_scale_and_tiny_alpha_are_rejected(rng):
+    X = rng.normal(size=(50, 2))
+    with pytest.raises(ValueError, match="Rescale X"):
+        KDITransformer(n_quantiles=20).fit(X * 1e-310)
+    with pytest.raises(ValueError, match="alpha=1e-300"):
+        KDITransformer(alpha=1e-300, n_quantiles=20).fit(X)
+
+
+@pytest.mark.parametrize("alpha", [1e6, 1e16, 1e300])
+def test_huge_alpha_is_exactly_min_max(rng, alpha):
+    # At alpha=1e16 the CDF differences used to cancel to garbage (0.43 off).
+    X = rng.lognormal(size=(200, 2))
+    kdi = KDITransformer(alpha=alpha, n_quantiles=50).fit(X)
+    np.testing.assert_allclose(kdi.transform(X), MinMaxScaler().fit_transform(X), atol=1e-14)
+
+
+def test_large_alpha_near_the_linear_switch_is_exact(rng):
+    # Exact reference without cancellation: each Phi difference as an integral of phi.
+    from scipy.integrate import quad
+
+    col = rng.lognormal(size=40)
+    lo, hi = col.min(), col.max()
+
+    def phi(u):
+        return np.exp(-0.5 * u * u) / np.sqrt(2 * np.pi)
+
+    for ratio in (3e4, 2e5):  # h / range on either side of the switch at 1e5
+        alpha = ratio * (hi - lo) / col.std(ddof=1)
+        kdi = KDITransformer(alpha=alpha, n_quantiles=8).fit(col[:, None])
+        h = kdi.bandwidths_[0]
+
+        def mass(t, h=h):
+            return sum(quad(phi, (lo - s) / h, (t - s) / h, epsrel=1e-13)[0] for s in col)
+
+        exact = np.array([mass(t) for t in kdi.quantiles_[:, 0]]) / mass(hi)
+        np.testing.assert_allclose(kdi.references_[:, 0], exact, rtol=0, atol=1e-10)
+
+
+def test_float16_is_upcast_to_float64(rng):
+    X = rng.lognormal(size=(100, 2)).astype(np.float16)
+    kdi = KDITransformer(n_quantiles=20).fit(X)
+    T = kdi.transform(X)
+    assert T.dtype == np.float64
+    ref = KDITransformer(n_quantiles=20).fit(X.astype(np.float64))
+    np.testing.assert_array_equal(T, ref.transform(X.astype(np.float64)))

@@ -83,3 +83,39 @@ def check_same_features(X, Z, x_name="X", z_name="Z"):
         raise ValueError(
             f"{x_name} has {X.shape[1]} features but {z_name} has {Z.shape[1]}; they must match."
         )
+
+
+def check_sample_weight(sample_weight, n_samples, name="sample_weight"):
+    """Validate frequency-like sample weights: ``None`` or 1-D, finite, >= 0, not all 0.
+
+    Parameters
+    ----------
+    sample_weight : array-like of shape (n_samples,) or None
+        The weights; a scalar means that weight for every sample.
+    n_samples : int
+        Number of rows the weights must match.
+    name : str, default="sample_weight"
+        Name used in error messages.
+
+    Returns
+    -------
+    sample_weight : ndarray of shape (n_samples,), float64, or None
+        A new array (the caller's is never modified), or None when ``None`` was given.
+    """
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+        sample_weight = np.full(n_samples, float(sample_weight))
+    w = np.array(sample_weight, copy=True)
+    if w.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be numeric; got dtype {w.dtype}.")
+    if w.ndim != 1 or w.shape[0] != n_samples:
+        raise ValueError(f"{name} must have shape ({n_samples},) to match X; got shape {w.shape}.")
+    w = w.astype(np.float64)
+    if not np.isfinite(w).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    if (w < 0).any():
+        raise ValueError(f"{name} must be non-negative; got a minimum of {w.min()!r}.")
+    if n_samples and not (w > 0).any():
+        raise ValueError(f"{name} must contain at least one non-zero weight; all are zero.")
+    return w

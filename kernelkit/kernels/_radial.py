@@ -34,8 +34,8 @@ class Gaussian(Kernel):
     name = "gaussian"
     squared = True
 
-    def distance_scale(self):
-        return -0.5 / self._checked_bandwidth() ** 2
+    def _coefficient(self):
+        return -0.5
 
     def finish(self, T, xp=np):
         return xp.exp(T, out=T) if xp is np else xp.exp(T)
@@ -67,8 +67,8 @@ class Laplacian(Kernel):
     name = "laplacian"
     squared = False
 
-    def distance_scale(self):
-        return -1.0 / self._checked_bandwidth()
+    def _coefficient(self):
+        return -1.0
 
     def finish(self, T, xp=np):
         return xp.exp(T, out=T) if xp is np else xp.exp(T)
@@ -117,15 +117,17 @@ class Matern(Kernel):
 
     def exponential_form(self):
         if type(self) is Matern and self._checked_nu() == 0.5:  # the Laplacian
-            return False, -1.0 / self._checked_bandwidth()
+            return False, -self.distance_scale()
         return None
 
-    def distance_scale(self):
+    def _coefficient(self):
         # finish() receives t = sqrt(2 nu) r / bandwidth (positive; the sign is applied there).
-        return np.sqrt(2.0 * self._checked_nu()) / self._checked_bandwidth()
+        return float(np.sqrt(2.0 * self._checked_nu()))
 
     def finish(self, T, xp=np):
         nu = self._checked_nu()
+        # Past t = 1e4 the value is 0 in any dtype; capping keeps inf * 0 out of poly * decay.
+        T = xp.minimum(T, _T_FAR, out=T) if xp is np else xp.minimum(T, _T_FAR)
         decay = xp.exp(-T)
         if nu == 0.5:
             return decay
@@ -143,6 +145,11 @@ class Matern(Kernel):
 class Cauchy(Kernel):
     """Cauchy (rational quadratic, α=1) kernel k(x, z) = 1 / (1 + ‖x − z‖² / bandwidth²).
 
+    Parameters
+    ----------
+    bandwidth : float or {"median", "scale"}, default=1.0
+        Length scale.
+
     Examples
     --------
     >>> import numpy as np
@@ -154,8 +161,8 @@ class Cauchy(Kernel):
     name = "cauchy"
     squared = True
 
-    def distance_scale(self):
-        return 1.0 / self._checked_bandwidth() ** 2
+    def _coefficient(self):
+        return 1.0
 
     def finish(self, T, xp=np):
         T += 1.0
@@ -164,6 +171,11 @@ class Cauchy(Kernel):
 
 class InverseMultiquadric(Kernel):
     """Inverse multiquadric kernel k(x, z) = 1 / sqrt(1 + ‖x − z‖² / bandwidth²).
+
+    Parameters
+    ----------
+    bandwidth : float or {"median", "scale"}, default=1.0
+        Length scale.
 
     Examples
     --------
@@ -177,8 +189,8 @@ class InverseMultiquadric(Kernel):
     name = "imq"
     squared = True
 
-    def distance_scale(self):
-        return 1.0 / self._checked_bandwidth() ** 2
+    def _coefficient(self):
+        return 1.0
 
     def finish(self, T, xp=np):
         T += 1.0
@@ -236,6 +248,9 @@ class GeneralMatern(Matern):
         return xp.asarray(out)
 
 
+# exp(-1e4) is 0 in float64: capping t there changes no value and keeps inf out of Matérn's
+# polynomial factor.
+_T_FAR = 1e4
 _MATERN_TABLE_MIN = 2**16
 _MATERN_T0 = 0.05
 # For ν ≤ 5 the profile at t = 50 is below 1e-15 (~e^-50·50^(ν−1/2)): 0 in float64 terms.
@@ -246,16 +261,20 @@ _MATERN_SPLINES = {}
 
 
 def _matern_exact(t, nu):
-    """2^(1−ν)/Γ(ν) · t^ν · K_ν(t), with the limit 1 at t = 0."""
-    from scipy.special import gammaln, kv
+    """2^(1−ν)/Γ(ν) · t^ν · K_ν(t), with the limit 1 at t = 0 and 0 at t = inf."""
+    from scipy.special import gammaln, kve
 
     out = np.ones_like(t)
+    # Far out the profile is below 1e-300 (and SciPy's kve returns NaN past ~1e9).
+    far = t > _T_FAR + 10.0 * nu
+    out[far] = 0.0
     # Below ~1e-8 the profile 1 − O(t^min(2ν, 2)) rounds to 1 for the ν of interest,
     # and kv(ν, t) would overflow.
-    pos = t > 1e-8
+    pos = (t > 1e-8) & ~far
     tp = t[pos]
     log_coef = (1.0 - nu) * np.log(2.0) - gammaln(nu)
-    out[pos] = np.exp(log_coef + nu * np.log(tp)) * kv(nu, tp)
+    # K_ν(t) = kve(ν, t)·e^(−t); keeping e^(−t) in the exponent avoids inf · 0 at large t.
+    out[pos] = np.exp(log_coef + nu * np.log(tp) - tp) * kve(nu, tp)
     return out
 
 
@@ -283,6 +302,13 @@ def _matern_spline(nu):
 class InverseMultiquadricPower(Kernel):
     """k(x, z) = (1 + ‖x − z‖² / bandwidth²)^(−exponent): the IMQ family and its roots.
 
+    Parameters
+    ----------
+    bandwidth : float, default=1.0
+        Length scale.
+    exponent : float, default=0.5
+        Decay exponent, > 0 (1: Cauchy, 0.5: inverse multiquadric).
+
     Examples
     --------
     >>> import numpy as np
@@ -300,8 +326,8 @@ class InverseMultiquadricPower(Kernel):
 
     _param_names = ("bandwidth", "exponent")
 
-    def distance_scale(self):
-        return 1.0 / self._checked_bandwidth() ** 2
+    def _coefficient(self):
+        return 1.0
 
     def finish(self, T, xp=np):
         e = check_positive_scalar(self.exponent, "exponent")
@@ -319,6 +345,13 @@ class SumKernel(Kernel):
     Its value block is computed in one distance pass: ``finish`` maps the plain
     (or squared) distance through each summand. Radial summands with sup-norm 1
     make ``max_diagonal`` the number of summands.
+
+    Parameters
+    ----------
+    kernels : list of Kernel
+        Radial summands, all on squared or all on plain distances.
+    bandwidth : float, default=1.0
+        Unused (each summand has its own); kept so every kernel has the attribute.
 
     Examples
     --------
@@ -349,13 +382,30 @@ class SumKernel(Kernel):
     def __hash__(self):
         return hash((type(self).__name__, tuple(self.kernels)))
 
-    def _checked_bandwidth(self):
+    def _checked_bandwidth(self, dtype=None):
         for k in self.kernels:
-            k._checked_bandwidth()
+            k._checked_bandwidth(dtype)
+        return 1.0
+
+    def _coefficient(self):
         return 1.0
 
     def distance_scale(self):
+        """1: the engines hand the plain (or squared) distance to :meth:`finish`.
+
+        Returns
+        -------
+        scale : float
+            Always 1.0; each summand applies its own scale in :meth:`finish`.
+        """
         return 1.0
+
+    def _block(self, A, B):
+        # One block per summand: each folds the data's scale into its own bandwidth.
+        total = self.kernels[0]._block(A, B)
+        for k in self.kernels[1:]:
+            total += k._block(A, B)
+        return total
 
     def finish(self, T, xp=np):
         total = None
@@ -369,7 +419,33 @@ class SumKernel(Kernel):
         return total
 
     def max_diagonal(self, A=None):
+        """β = the number of summands (each has sup-norm 1).
+
+        Parameters
+        ----------
+        A : array-like, default=None
+            Unused.
+
+        Returns
+        -------
+        beta : float
+            ``len(kernels)``.
+        """
         return float(len(self.kernels))
 
     def resolve(self, X=None, random_state=None):
+        """Resolve every summand on ``X`` (see :meth:`Kernel.resolve`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), default=None
+            Data the kernel will be evaluated on.
+        random_state : int, RandomState or None, default=None
+            Seeds the "median" rule of the summands.
+
+        Returns
+        -------
+        kernel : SumKernel
+            A sum of resolved kernels.
+        """
         return SumKernel([k.resolve(X, random_state) for k in self.kernels], self.bandwidth)

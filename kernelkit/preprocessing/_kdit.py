@@ -14,18 +14,23 @@ import scipy.sparse as sp
 from scipy.special import ndtr, ndtri
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._backend import cpu, get_namespace, to_numpy
-from .._backend import kdit as _kdit
+from .._backend import kdit_fit as _fit
+from .._backend import kdit_transform as _kdit
 from .._config import get_config
 from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
-from .._utils._validation import check_points
+from .._utils._validation import check_points, check_sample_weight
+
+# float16 (and integer) input is converted to float64, as scikit-learn's estimators that
+# list only these two dtypes do: Numba has no float16 arithmetic.
+_DTYPES = (np.float64, np.float32)
 
 # Same clipping as scikit-learn's QuantileTransformer for output_distribution="normal",
 # so that the two give identical tails (about +-5.2) and round-trip alike.
 _BOUNDS_THRESHOLD = 1e-7
-_RULES = {"scott": _kdit.RULE_SCOTT, "silverman": _kdit.RULE_SILVERMAN}
+_RULES = {"scott": _fit.RULE_SCOTT, "silverman": _fit.RULE_SILVERMAN}
 
 
 class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -124,7 +129,24 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     ``inverse_transform`` run on the device and return CuPy arrays.
 
     **dtype.** float32 input gives float32 output; the map itself is fitted and stored in
-    float64. The input array is never modified unless ``copy=False``.
+    float64. float16 and integer input is converted to float64 (as scikit-learn's
+    estimators that support only float64 and float32 do), so its output is float64. The
+    input array is never modified unless ``copy=False``.
+
+    **Extreme values.** The map does not depend on the units of a feature, so features
+    of any magnitude that float64 holds in its normal range (about 1e-300 to 1e300) give
+    the same map as the rescaled feature; a feature whose knots or densities would leave
+    that range (for example values of size 1e-310) raises a ``ValueError`` asking to
+    rescale. An ``alpha`` so small that the bandwidth is below 1e-280 times the feature's
+    magnitude raises too (use ``QuantileTransformer`` for that limit); once the bandwidth
+    exceeds 1e5 times the feature's range the map is the straight line of
+    ``MinMaxScaler`` (the exact map is within 3e-11 of it there).
+
+    **Sample weights.** ``fit(X, sample_weight=w)`` reads ``w`` as frequencies: the KDE,
+    the standard deviation (``sum w - 1`` in the denominator), the ``"scott"`` and
+    ``"silverman"`` rules (``n = sum w``) and the quantile knots are those of the data with
+    each row repeated ``w`` times, so integer weights equal repeated rows and a zero
+    weight drops a row.
 
     Examples
     --------
@@ -190,7 +212,7 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if isinstance(self.alpha, str):
             return np.ones(n_features), _RULES[self.alpha]
         if isinstance(self.alpha, Real):
-            return np.full(n_features, float(self.alpha)), _kdit.RULE_VALUE
+            return np.full(n_features, float(self.alpha)), _fit.RULE_VALUE
         alphas = np.asarray(self.alpha)
         if alphas.dtype.kind not in "fiu":
             raise TypeError(f"alpha must be numeric; got an array of dtype {alphas.dtype}.")
@@ -202,7 +224,7 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
         if not (np.all(np.isfinite(alphas)) and np.all(alphas > 0)):
             raise ValueError(f"alpha must be finite and > 0 for every feature; got {alphas}.")
-        return alphas, _kdit.RULE_VALUE
+        return alphas, _fit.RULE_VALUE
 
     def _check_sparse(self, X):
         if not sp.issparse(X):
@@ -219,7 +241,7 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the KDE-CDF map of every feature.
 
         Parameters
@@ -228,6 +250,11 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             Training data; NaN values are ignored. Sparse input must be non-negative.
         y : None
             Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Frequency weights of the rows: the KDE is ``sum_i w_i Phi((x - x_i) / h) /
+            sum_i w_i``, the standard deviation and the quantile knots are weighted alike,
+            and an integer weight is the same as repeating the row (a zero weight drops
+            it). The weights of each feature's non-NaN values must sum to more than 1.
 
         Returns
         -------
@@ -242,15 +269,15 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self,
             X,
             accept_sparse="csc",
-            dtype=FLOAT_DTYPES,
+            dtype=_DTYPES,
             ensure_all_finite="allow-nan",
             reset=True,
         )
         self._check_sparse(X)
         n_samples, n_features = X.shape
+        sample_weight = check_sample_weight(sample_weight, n_samples)
         alphas, rule = self._alphas(n_features)
 
-        n_used = n_samples
         if self.subsample is not None:
             if self.n_quantiles > self.subsample:
                 raise ValueError(
@@ -261,7 +288,9 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 rng = check_random_state(self.random_state)
                 rows = np.sort(rng.choice(n_samples, size=self.subsample, replace=False))
                 X = X[rows]
-                n_used = self.subsample
+                sample_weight = None if sample_weight is None else sample_weight[rows]
+        # With weights, the rows they stand for (integer weights: the repeated rows).
+        n_used = X.shape[0] if sample_weight is None else int(sample_weight.sum())
         if self.n_quantiles > n_used:
             warnings.warn(
                 f"n_quantiles ({self.n_quantiles}) is greater than the number of samples "
@@ -277,20 +306,17 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         dens = np.empty((n_features, n_knots))
         status = np.empty(n_features, dtype=np.int64)
         bandwidths = np.empty(n_features)
-        common = (alphas, rule, self.n_quantiles_, knots, refs, dens, status, bandwidths)
+        out = (knots, refs, dens, status, bandwidths)
         with cpu.numba_threads(get_config()["n_threads"]):
             if sp.issparse(X):
                 X = X.tocsc()
-                _kdit.fit_csc(X.data, X.indptr, X.shape[0], *common)
+                _fit.fit_csc(
+                    X.data, X.indices, X.indptr, X.shape[0], alphas, rule, self.n_quantiles_,
+                    out, sample_weight,
+                )  # fmt: skip
             else:
-                _kdit.fit_dense(X, *common)
-
-        empty = np.flatnonzero(status == _kdit.ALL_NAN)
-        if empty.size:
-            raise ValueError(
-                f"X has no finite value in feature(s) {empty.tolist()}: a NaN-only column "
-                "has no distribution to fit."
-            )
+                _fit.fit_dense(X, alphas, rule, self.n_quantiles_, out, sample_weight)
+        self._raise_for_status(status, alphas, bandwidths)
         # Feature-major in memory (each feature's table contiguous for the kernels),
         # exposed with QuantileTransformer's (n_knots, n_features) layout.
         self.quantiles_ = knots.T
@@ -299,8 +325,43 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.bandwidths_ = bandwidths
         return self
 
+    @staticmethod
+    def _raise_for_status(status, alphas, bandwidths):
+        """Turn the fit's per-feature status codes into errors that say what to change."""
+        empty = np.flatnonzero(status == _fit.ALL_NAN)
+        if empty.size:
+            raise ValueError(
+                f"X has no finite value in feature(s) {empty.tolist()}: a NaN-only column "
+                "has no distribution to fit."
+            )
+        light = np.flatnonzero(status == _fit.LOW_WEIGHT)
+        if light.size:
+            raise ValueError(
+                f"sample_weight sums to 1 or less over the non-NaN values of feature(s) "
+                f"{light.tolist()}. KDITransformer reads the weights as frequencies (an "
+                "integer weight repeats the row), so the weighted standard deviation needs a "
+                "total weight above 1; scale the weights up."
+            )
+        tiny = np.flatnonzero(status == _fit.TINY_BANDWIDTH)
+        if tiny.size:
+            j = int(tiny[0])
+            raise ValueError(
+                f"alpha={alphas[j]:.3g} gives feature {j} a KDE bandwidth of "
+                f"{bandwidths[j]:.3g} (alpha x std), below {_fit.MIN_BANDWIDTH:.0e} times "
+                f"the feature's magnitude: float64 cannot hold its density. Use a larger "
+                f"alpha; the alpha -> 0 limit is sklearn's QuantileTransformer."
+            )
+        extreme = np.flatnonzero(status == _fit.UNREPRESENTABLE)
+        if extreme.size:
+            raise ValueError(
+                f"The values of feature(s) {extreme.tolist()} are too close together or too "
+                "extreme in magnitude for float64 (the knots or densities of the map leave "
+                "float64's normal range). Rescale X, for example with "
+                "sklearn.preprocessing.StandardScaler."
+            )
+
     def _tables(self):
-        status = np.where(self.bandwidths_ > 0, _kdit.OK, _kdit.CONSTANT).astype(np.int64)
+        status = np.where(self.bandwidths_ > 0, _fit.OK, _fit.CONSTANT).astype(np.int64)
         return (
             np.ascontiguousarray(self.quantiles_.T, dtype=np.float64),
             np.ascontiguousarray(self.references_.T, dtype=np.float64),
@@ -318,7 +379,7 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ndtr_, ndtri_ = _kdit.special_functions(xp)
         normal = self.output_distribution == "normal"
         knots, refs, dens, status = (xp.asarray(t) for t in self._tables())
-        constant = to_numpy(status) != _kdit.OK
+        constant = to_numpy(status) != _fit.OK
         out = xp.empty(X.shape, dtype=X.dtype)
         for j in range(X.shape[1]):
             col = X[:, j]
@@ -345,7 +406,7 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             self,
             X,
             accept_sparse=("csr", "csc"),
-            dtype=FLOAT_DTYPES,
+            dtype=_DTYPES,
             ensure_all_finite="allow-nan",
             copy=False,
             reset=False,
