@@ -41,7 +41,7 @@ def _base(X_fit, X_new, normalize):
 
 
 def _spectral_gap(lam, lo=3, hi=20):
-    ratios = lam[lo - 1 : hi] / lam[lo:hi + 1]
+    ratios = lam[lo - 1 : hi] / lam[lo : hi + 1]
     return lo + int(np.argmax(ratios))
 
 

@@ -150,7 +150,7 @@ class _BaseSTKR(BaseEstimator):
 
     # -- the fit ---------------------------------------------------------------
     def _fit(self, X, Y, labeled, X_unlabeled):
-        """Fit on rows ``labeled`` of X (targets Y, n×c); every other row of X and X_unlabeled helps."""
+        """Fit on rows ``labeled`` of X (targets Y, n×c); the other rows are unlabeled."""
         X_fit = self._fit_points(X, X_unlabeled)
         if labeled.size == 0:
             raise ValueError(
@@ -356,36 +356,36 @@ _ATTRIBUTES = """\
 class STKRRegressor(RegressorMixin, _BaseSTKR):
     """Spectrally transformed kernel ridge regression (semi-supervised, multi-output).
 
-    The unlabeled points shape the kernel: K̂_s = Σ π_p K̂^p, with the powers
-    K̂^p taken over all N fitted points, and kernel ridge regression with
-    K̂_s runs on the n labeled ones. Unlabeled rows are rows of y that are
-    all NaN, and/or the rows of ``X_unlabeled``. See ``docs/stkr.md``.
+        The unlabeled points shape the kernel: K̂_s = Σ π_p K̂^p, with the powers
+        K̂^p taken over all N fitted points, and kernel ridge regression with
+        K̂_s runs on the n labeled ones. Unlabeled rows are rows of y that are
+        all NaN, and/or the rows of ``X_unlabeled``. See ``docs/stkr.md``.
 
-    Parameters
-    ----------
-%(parameters)s
-    Attributes
-    ----------
-    transduction_ : ndarray of shape (N,) or (N, n_outputs)
-        f at the rows of X, then of X_unlabeled.
-%(attributes)s
-    See Also
-    --------
-    STKRClassifier : The same model on one-hot labels.
-    sklearn.kernel_ridge.KernelRidge : The labeled-only limit (``coefs=(1,)``).
+        Parameters
+        ----------
+    %(parameters)s
+        Attributes
+        ----------
+        transduction_ : ndarray of shape (N,) or (N, n_outputs)
+            f at the rows of X, then of X_unlabeled.
+    %(attributes)s
+        See Also
+        --------
+        STKRClassifier : The same model on one-hot labels.
+        sklearn.kernel_ridge.KernelRidge : The labeled-only limit (``coefs=(1,)``).
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from kernelkit import STKRRegressor
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.uniform(-1, 1, size=(300, 1))
-    >>> y = np.sin(3 * X[:, 0])
-    >>> y[20:] = np.nan  # 20 labeled points, 280 unlabeled
-    >>> model = STKRRegressor(bandwidth=0.3, regularization=1e-4).fit(X, y)
-    >>> X_test = np.linspace(-0.9, 0.9, 5)[:, None]
-    >>> bool(np.abs(model.predict(X_test) - np.sin(3 * X_test[:, 0])).max() < 0.1)
-    True
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kernelkit import STKRRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.uniform(-1, 1, size=(300, 1))
+        >>> y = np.sin(3 * X[:, 0])
+        >>> y[20:] = np.nan  # 20 labeled points, 280 unlabeled
+        >>> model = STKRRegressor(bandwidth=0.3, regularization=1e-4).fit(X, y)
+        >>> X_test = np.linspace(-0.9, 0.9, 5)[:, None]
+        >>> bool(np.abs(model.predict(X_test) - np.sin(3 * X_test[:, 0])).max() < 0.1)
+        True
     """
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -474,38 +474,38 @@ class STKRRegressor(RegressorMixin, _BaseSTKR):
 class STKRClassifier(ClassifierMixin, _BaseSTKR):
     """Spectrally transformed kernel ridge classification (semi-supervised).
 
-    :class:`STKRRegressor` on one-hot targets (±1 in one column for two
-    classes); ``predict`` takes the argmax (binary: the sign). Unlabeled rows
-    carry the label -1, as in :class:`sklearn.semi_supervised.LabelSpreading`,
-    and/or come as ``X_unlabeled``. See ``docs/stkr.md``.
+        :class:`STKRRegressor` on one-hot targets (±1 in one column for two
+        classes); ``predict`` takes the argmax (binary: the sign). Unlabeled rows
+        carry the label -1, as in :class:`sklearn.semi_supervised.LabelSpreading`,
+        and/or come as ``X_unlabeled``. See ``docs/stkr.md``.
 
-    Parameters
-    ----------
-%(parameters)s
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        The labels seen among the labeled rows.
-    transduction_ : ndarray of shape (N,)
-        Predicted labels at the rows of X, then of X_unlabeled.
-%(attributes)s
-    See Also
-    --------
-    STKRRegressor : The regression model.
-    sklearn.semi_supervised.LabelSpreading : Graph-based transductive labels.
+        Parameters
+        ----------
+    %(parameters)s
+        Attributes
+        ----------
+        classes_ : ndarray of shape (n_classes,)
+            The labels seen among the labeled rows.
+        transduction_ : ndarray of shape (N,)
+            Predicted labels at the rows of X, then of X_unlabeled.
+    %(attributes)s
+        See Also
+        --------
+        STKRRegressor : The regression model.
+        sklearn.semi_supervised.LabelSpreading : Graph-based transductive labels.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.datasets import make_circles
-    >>> from kernelkit import STKRClassifier
-    >>> X, y = make_circles(400, noise=0.05, factor=0.5, random_state=0)
-    >>> y_train = np.full_like(y, -1)
-    >>> labeled = [np.flatnonzero(y == c)[:3] for c in (0, 1)]
-    >>> y_train[np.concatenate(labeled)] = y[np.concatenate(labeled)]
-    >>> clf = STKRClassifier(bandwidth=0.1).fit(X, y_train)
-    >>> bool((clf.transduction_ == y).mean() > 0.95)
-    True
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import make_circles
+        >>> from kernelkit import STKRClassifier
+        >>> X, y = make_circles(400, noise=0.05, factor=0.5, random_state=0)
+        >>> y_train = np.full_like(y, -1)
+        >>> labeled = [np.flatnonzero(y == c)[:3] for c in (0, 1)]
+        >>> y_train[np.concatenate(labeled)] = y[np.concatenate(labeled)]
+        >>> clf = STKRClassifier(bandwidth=0.1).fit(X, y_train)
+        >>> bool((clf.transduction_ == y).mean() > 0.95)
+        True
     """
 
     @_fit_context(prefer_skip_nested_validation=True)
