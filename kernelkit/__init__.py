@@ -33,6 +33,8 @@ _LAZY = {
     "make_classification_blobs": "kernelkit.datasets",
     "EigenProRegressor": "kernelkit.models",
     "EigenProClassifier": "kernelkit.models",
+    "STKRRegressor": "kernelkit.models",
+    "STKRClassifier": "kernelkit.models",
     "squeak": "kernelkit.sampling",
     "disqueak": "kernelkit.sampling",
     "ridge_leverage_scores": "kernelkit.sampling",

@@ -1,5 +1,6 @@
 """Kernel models: regressors and classifiers built on the kernel operator."""
 
 from ._eigenpro import EigenProClassifier, EigenProRegressor
+from ._stkr import STKRClassifier, STKRRegressor
 
-__all__ = ["EigenProClassifier", "EigenProRegressor"]
+__all__ = ["EigenProClassifier", "EigenProRegressor", "STKRClassifier", "STKRRegressor"]
