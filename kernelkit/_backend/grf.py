@@ -255,8 +255,7 @@ def walk_numpy(node0, node1, n_walks, key, indptr, indices, cum, mult, f, p_halt
 
 
 # ----------------------------------------------------------------------------- Numba CPU
-@njit(nogil=True, cache=True, parallel=True)
-def _walk_blocks(
+def _walk_blocks_source(
     bounds, slots, n_walks, key, indptr, indices, cum, mult, f, p_halt, uniform, counts, cols, vals
 ):
     n_nodes = indptr.size - 1
@@ -304,6 +303,12 @@ def _walk_blocks(
     return used
 
 
+# Small inputs would spend more time waking the thread pool than walking.
+_walk_blocks_parallel = njit(nogil=True, cache=True, parallel=True)(_walk_blocks_source)
+_walk_blocks_serial = njit(nogil=True, cache=True)(_walk_blocks_source)
+_SERIAL_BELOW = 1 << 16  # expected deposits
+
+
 def walk_cpu(node0, node1, n_walks, key, indptr, indices, cum, mult, f, p_halt, uniform):
     """Features of start nodes ``node0:node1`` with the Numba walker (same output as NumPy).
 
@@ -332,8 +337,10 @@ def walk_cpu(node0, node1, n_walks, key, indptr, indices, cum, mult, f, p_halt, 
         CSR pieces of the ``node1 - node0`` feature rows (sorted columns).
     """
     n_rows, n_cols = node1 - node0, indptr.size - 1
+    serial = n_rows * n_walks * min(1.0 / p_halt, f.size) < _SERIAL_BELOW
+    walk_blocks = _walk_blocks_serial if serial else _walk_blocks_parallel
     # Any cut of the rows gives the same values; ~8 blocks per thread balance the load.
-    per_block = max(64, -(-n_rows // (8 * numba.get_num_threads())))
+    per_block = n_rows if serial else max(64, -(-n_rows // (8 * numba.get_num_threads())))
     bounds = np.unique(np.r_[np.arange(node0, node1, per_block), node1]).astype(np.int64)
     # A slot per block sized for the deposits it will most likely make (one pass); the
     # rare block that overflows is walked again, alone, in a slot of the exact size.
@@ -348,7 +355,7 @@ def walk_cpu(node0, node1, n_walks, key, indptr, indices, cum, mult, f, p_halt, 
     cols = np.empty(slots[-1], dtype=col_dtype)
     vals = np.empty(slots[-1])
     args = (n_walks, np.uint64(key), indptr, indices, cum, mult, f, float(p_halt), bool(uniform))
-    used = _walk_blocks(bounds, slots, *args, counts, cols, vals)
+    used = walk_blocks(bounds, slots, *args, counts, cols, vals)
     pieces = []
     for b in range(bounds.size - 1):
         if used[b] >= 0:
@@ -363,7 +370,7 @@ def walk_cpu(node0, node1, n_walks, key, indptr, indices, cum, mult, f, p_halt, 
             size = min(2 * size, int(sub[1] - sub[0]) * n_cols)
             c_b, v_b = np.empty(size, dtype=col_dtype), np.empty(size)
             sub_slots = np.array([0, size], dtype=np.int64)
-            u_b = _walk_blocks(sub, sub_slots, *args, sub_counts, c_b, v_b)[0]
+            u_b = walk_blocks(sub, sub_slots, *args, sub_counts, c_b, v_b)[0]
             if u_b >= 0:
                 break
         counts[sub[0] - node0 : sub[1] - node0] = sub_counts

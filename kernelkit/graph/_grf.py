@@ -164,7 +164,7 @@ default="diffusion"
         return [
             cls(n_walks=4, random_state=0),
             cls(kernel="regularized_laplacian", n_walks=3, p_halt=0.5, random_state=0),
-            cls(kernel=[1.0, 0.5, 0.1], normalize=None, sampling="uniform", random_state=0),
+            cls(kernel=[1.0, 0.5, 0.1], sampling="uniform", n_walks=2, random_state=0),
         ]
 
     def __sklearn_tags__(self):

@@ -273,7 +273,11 @@ def modulation(kernel, beta, power, alpha=None):
         a = np.zeros(n)
         a[: len(alpha)] = alpha
         return a, f[:n]
-    f = closed_form_modulation(kernel, beta, power, _MAX_CLOSED)
+    n = 256
+    f = closed_form_modulation(kernel, beta, power, n)
+    while f is not None and n < _MAX_CLOSED and _cut(f, n) >= n - 1:
+        n *= 4
+        f = closed_form_modulation(kernel, beta, power, n)
     if f is None:
         a = coefficients(kernel, beta, power, _MAX_RECURSION)
         f = deconvolve(a, _MAX_RECURSION)
