@@ -46,6 +46,8 @@ _LAZY = {
     "KernelThinning": "kernelkit.sampling",
     "mmd": "kernelkit.metrics",
     "KDITransformer": "kernelkit.preprocessing",
+    "GraphRandomFeatures": "kernelkit.graph",
+    "exact_graph_kernel": "kernelkit.graph",
 }
 
 __all__ = [
