@@ -44,6 +44,9 @@ _LAZY = {
     "KernelThinning": "kernelkit.sampling",
     "mmd": "kernelkit.metrics",
     "KDITransformer": "kernelkit.preprocessing",
+    "SampledGaussianOperator": "kernelkit.linalg",
+    "SamplingFallbackWarning": "kernelkit.linalg",
+    "softmax_attention": "kernelkit.linalg",
 }
 
 __all__ = [
