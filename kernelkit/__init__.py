@@ -48,6 +48,9 @@ _LAZY = {
     "KDITransformer": "kernelkit.preprocessing",
     "GraphRandomFeatures": "kernelkit.graph",
     "exact_graph_kernel": "kernelkit.graph",
+    "SampledGaussianOperator": "kernelkit.linalg",
+    "SamplingFallbackWarning": "kernelkit.linalg",
+    "softmax_attention": "kernelkit.linalg",
 }
 
 __all__ = [

@@ -6,5 +6,14 @@ everything above this package computes kernel values through it.
 
 from ._distributed import kernel_matmat, kernel_rmatmat
 from ._operator import KernelOperator
+from ._sampled import SampledGaussianOperator, SamplingFallbackWarning
+from ._sampled_attention import softmax_attention
 
-__all__ = ["KernelOperator", "kernel_matmat", "kernel_rmatmat"]
+__all__ = [
+    "KernelOperator",
+    "SampledGaussianOperator",
+    "SamplingFallbackWarning",
+    "kernel_matmat",
+    "kernel_rmatmat",
+    "softmax_attention",
+]

@@ -1,0 +1,212 @@
+"""Heavy pairs of a Gaussian kernel matrix: every (i, j) with K_ij >= tau.
+
+Step 2 of Indyk, Kapralov, Sheth and Wagner (ICLR 2025, "Improved algorithms
+for kernel matrix-vector multiplication under sparsity assumptions"): the
+entries above a threshold are few under their sparsity assumption and are
+summed exactly; K_ij >= tau is the same as ||x_i - z_j|| <= r with
+r = bandwidth * sqrt(2 ln(1/tau)).
+
+Values come from the kernel's own ``finish`` applied to scaled squared
+distances computed from coordinates (exact, no cancellation); the two searches:
+
+- ``"kdtree"`` (low dimension): ``scipy.spatial.cKDTree.sparse_distance_matrix``
+  returns every pair within r, so the result is exactly {K >= tau}.
+- ``"lsh"`` (higher dimension, where kd-trees degrade): the paper's Euclidean
+  LSH (E2LSH, Datar et al. 2004): ``n_tables`` tables, each hashing with
+  ``n_bits`` projections h(v) = floor((a.v + b) / w). Query-key pairs that
+  share a bucket in some table are checked by the Numba engine
+  ``kernelkit._backend.sampled.bucket_pairs``. Pairs the hashes miss stay in
+  the light part, which the sampler estimates without bias; the caller
+  measures the recall on the pilot rows.
+"""
+
+import math
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.spatial import cKDTree
+from scipy.special import ndtr
+
+from .._backend import cpu
+from .._backend.sampled import bucket_pairs
+from .._config import get_config
+from ._operator import KernelOperator
+
+# Target probability that one table separates two points at distance r.
+_LSH_RECALL = 0.95
+_LSH_MAX_TABLES = 24
+
+
+def sub_operator(base, rows=None, cols=None):
+    """K(X[rows], Z[cols]) as a :class:`KernelOperator` sharing ``base``'s kernel.
+
+    Parameters
+    ----------
+    base : KernelOperator
+        The full operator.
+    rows, cols : array of int or None
+        Indices into X and Z; ``None`` keeps all.
+
+    Returns
+    -------
+    op : KernelOperator
+    """
+    take = getattr(base, "take", None)
+    if take is not None:
+        return take(rows, cols)
+    # Until KernelOperator.take lands: the same sub-operator, validated again.
+    X = base.X if rows is None else base.X[rows]
+    Z = base.Z if cols is None else base.Z[cols]
+    return KernelOperator(base.kernel, X, Z)
+
+
+def heavy_radius(bandwidth, tau):
+    """Distance below which K >= tau: bandwidth * sqrt(2 ln(1/tau))."""
+    return float(bandwidth) * math.sqrt(2.0 * math.log(1.0 / tau))
+
+
+def _heavy_matrix(base, rows, cols, values):
+    n, m = base.shape
+    H = csr_matrix((values.astype(base.dtype), (rows, cols)), shape=(n, m), dtype=base.dtype)
+    H.sort_indices()
+    return H
+
+
+def kdtree_heavy(base, radius):
+    """Exact heavy set {K >= tau} from ``cKDTree.sparse_distance_matrix``.
+
+    Parameters
+    ----------
+    base : KernelOperator
+        The full Gaussian operator.
+    radius : float
+        Heavy radius for the threshold (see :func:`heavy_radius`).
+
+    Returns
+    -------
+    H : csr_matrix of shape (n_samples_X, n_samples_Z)
+        The heavy entries.
+    evaluated : int
+        Kernel values computed.
+    """
+    tree_x = cKDTree(base.X)
+    tree_z = tree_x if base.Z is base.X else cKDTree(base.Z)
+    # "ndarray" keeps the zero distances (x_i = z_j) that a sparse matrix would drop.
+    pairs = tree_x.sparse_distance_matrix(tree_z, radius, output_type="ndarray")
+    kernel = base.kernel
+    values = kernel.finish(kernel.distance_scale() * pairs["v"] ** 2)
+    return _heavy_matrix(base, pairs["i"], pairs["j"], values), len(pairs)
+
+
+def e2lsh_collision(u, width):
+    """P[floor((a.x + b)/w) = floor((a.z + b)/w)] for ||x - z|| = u (Datar et al. 2004)."""
+    if u <= 0:
+        return 1.0
+    t = width / u
+    return float(1.0 - 2.0 * ndtr(-t) - 2.0 / (math.sqrt(2.0 * math.pi) * t) * (1 - math.exp(-t * t / 2)))
+
+
+def lsh_parameters(n, m, expected_heavy, radius):
+    """Bucket width, bits per table and number of tables for the E2LSH search.
+
+    The width is 4r (a pair at distance r collides with probability 0.80 per
+    bit); the number of bits makes a bucket hold about as many keys as a
+    query has heavy keys, times 8 (fewer bits only add candidates, more lose
+    recall); the number of tables then brings the recall of a pair at
+    distance r to 95 % (closer pairs, which carry most of the mass, are found
+    more often).
+
+    Parameters
+    ----------
+    n, m : int
+        Queries and keys.
+    expected_heavy : float
+        Predicted number of heavy pairs.
+    radius : float
+        Heavy radius.
+
+    Returns
+    -------
+    width : float
+    n_bits : int
+    n_tables : int
+    """
+    width = 4.0 * radius
+    p = e2lsh_collision(radius, width)
+    per_query = max(1.0, expected_heavy / max(n, 1))
+    target = min(m, 8.0 * per_query)
+    # A far pair (distance >> r) collides per bit with probability ~ w / (u sqrt(2 pi));
+    # two bits per halving of the bucket is a workable rule without knowing the spread.
+    n_bits = int(np.clip(round(2 * math.log2(max(m / target, 1.0))), 1, 24))
+    hit = p**n_bits
+    n_tables = math.ceil(math.log(1 - _LSH_RECALL) / math.log1p(-hit)) if hit < 1 else 1
+    return width, n_bits, int(min(max(n_tables, 1), _LSH_MAX_TABLES))
+
+
+def _bucket_keys(P, A, b, width, mult):
+    codes = np.floor((P @ A + b) / width).astype(np.int64)
+    return codes @ mult  # wraps modulo 2**64: a hash of the code vector
+
+
+def lsh_heavy(base, radius, tau, expected_heavy, rng):
+    """Heavy pairs found by Euclidean LSH (missed pairs stay in the light part).
+
+    Parameters
+    ----------
+    base : KernelOperator
+        The full Gaussian operator.
+    radius : float
+        Heavy radius for ``tau``.
+    tau : float
+        Threshold.
+    expected_heavy : float
+        Predicted number of heavy pairs (sets the hash length).
+    rng : numpy.random.RandomState
+        Draws the projections.
+
+    Returns
+    -------
+    H : csr_matrix of shape (n_samples_X, n_samples_Z)
+        Heavy entries found (a subset of {K >= tau}).
+    evaluated : int
+        Kernel values computed.
+    n_tables : int
+        Hash tables used.
+    """
+    X, Z = base.X, base.Z
+    n, m = base.shape
+    d = X.shape[1]
+    width, n_bits, n_tables = lsh_parameters(n, m, expected_heavy, radius)
+    centre = Z.mean(axis=0)
+    Xc = np.ascontiguousarray(X - centre)
+    Zc = np.ascontiguousarray(Z - centre)
+    kernel = base.kernel
+    scale, cut = kernel.distance_scale(), math.log(tau)
+    found_r, found_c, found_v = [], [], []
+    evaluated = 0
+    n_threads = get_config()["n_threads"]
+    for _ in range(n_tables):
+        A = rng.normal(size=(d, n_bits)).astype(X.dtype)
+        b = rng.uniform(0, width, size=n_bits).astype(X.dtype)
+        mult = rng.randint(1, 2**62, size=n_bits, dtype=np.int64) | 1
+        kx = _bucket_keys(Xc, A, b, width, mult)
+        kz = _bucket_keys(Zc, A, b, width, mult)
+        xo = np.argsort(kx, kind="stable")
+        zo = np.argsort(kz, kind="stable")
+        common = np.intersect1d(kx, kz)
+        qs = np.searchsorted(kx[xo], common, side="left")
+        qe = np.searchsorted(kx[xo], common, side="right")
+        zs = np.searchsorted(kz[zo], common, side="left")
+        ze = np.searchsorted(kz[zo], common, side="right")
+        with cpu.numba_threads(n_threads):
+            r, c, v, work = bucket_pairs(Xc[xo], Zc[zo], qs, qe, zs, ze, scale, cut)
+        found_r.append(xo[r])
+        found_c.append(zo[c])
+        found_v.append(v)
+        evaluated += work
+    r = np.concatenate(found_r)
+    c = np.concatenate(found_c)
+    v = np.concatenate(found_v)
+    _, first = np.unique(r * m + c, return_index=True)  # tables overlap: keep each pair once
+    values = kernel.finish(v[first])
+    return _heavy_matrix(base, r[first], c[first], values), evaluated, n_tables
