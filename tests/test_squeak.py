@@ -395,6 +395,10 @@ def test_select_centers_through_registry(data):
         (dict(qbar=2.5), TypeError, "qbar"),
         (dict(block_size=0), ValueError, "block_size"),
         (dict(kernel="nope"), ValueError, "kernel"),
+        (dict(random_state=-1), ValueError, "'random_state' parameter"),
+        (dict(block_size=2.5), TypeError, "'block_size' parameter"),
+        (dict(bandwidth=0.0), ValueError, "'bandwidth' parameter"),
+        (dict(regularization=np.inf), ValueError, "regularization"),
     ],
 )
 @pytest.mark.parametrize("function", [squeak, disqueak])
@@ -403,6 +407,13 @@ def test_bad_parameters(function, kwargs, exc, match):
     params = dict(kernel="gaussian", regularization=1.0) | kwargs
     with pytest.raises(exc, match=match):
         function(X, params.pop("kernel"), params.pop("regularization"), **params)
+
+
+def test_bad_n_jobs_and_method():
+    with pytest.raises(TypeError, match="'n_jobs' parameter"):
+        disqueak(blobs(50), "gaussian", 1.0, n_jobs=1.5)
+    with pytest.raises(ValueError, match="'method' parameter"):
+        effective_dimension(blobs(10), "gaussian", 1.0, method="fast")
 
 
 def test_bad_input_data_and_method():
@@ -418,10 +429,10 @@ def test_bad_input_data_and_method():
 
 def test_memory_budget_error_names_parameters():
     X = blobs(600)
-    with config_context(working_memory=1), pytest.raises(ValueError, match="working_memory") as e:
+    with config_context(working_memory=1), pytest.raises(MemoryError, match="working_memory") as e:
         squeak(X, "gaussian", 1e-3, bandwidth=BW, block_size=300)
     assert "regularization" in str(e.value) and "qbar" in str(e.value)
-    with config_context(working_memory=1), pytest.raises(ValueError, match="method='squeak'"):
+    with config_context(working_memory=1), pytest.raises(MemoryError, match="method='squeak'"):
         ridge_leverage_scores(X, "gaussian", 1.0)
 
 

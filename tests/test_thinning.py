@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import kernelkit
-import kernelkit.sampling._thinning as thinning
+import kernelkit.sampling._kt_core as core
 from kernelkit import Gaussian, KernelThinning, Laplacian, compress_pp, kernel_thin, mmd
 from kernelkit.kernels import GeneralMatern, SumKernel, power_kernel
 
@@ -38,8 +38,8 @@ def exact_mmd(X, Y, name="gaussian", bandwidth=2.0, weights=None, kxx=None):
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Force the blocked (chunked, operator-backed) code path on small inputs."""
-    monkeypatch.setattr(thinning, "_CHUNK_POINTS", 32)
-    monkeypatch.setattr(thinning, "_fits_dense", lambda n: False)
+    monkeypatch.setattr(core, "_CHUNK_POINTS", 32)
+    monkeypatch.setattr(core, "_fits_dense", lambda n: False)
 
 
 # -- golden tests against goodpoints ------------------------------------------------
@@ -47,16 +47,16 @@ def small_chunks(monkeypatch):
 @pytest.mark.parametrize("blocked", [False, True])
 def test_split_matches_goodpoints_split_K(m, blocked, rng, monkeypatch):
     if blocked:
-        monkeypatch.setattr(thinning, "_CHUNK_POINTS", 32)
+        monkeypatch.setattr(core, "_CHUNK_POINTS", 32)
     n = 256
     X = rng.normal(size=(n, 2))
     K = dense_kernel("gaussian", X, X, 2.0)
-    rows = thinning._OperatorRows(X, Gaussian(2.0))
+    rows = core._LazyRows.of(X, Gaussian(2.0))
     for seed in range(4):
         expected = kt.split_K(K, m, delta=0.5, seed=seed)
         # goodpoints draws uniform(size=(m, n//2)) and consumes row j in round j.
         u = np.random.default_rng(seed).uniform(size=(m, n // 2))
-        got = thinning._kt_split(rows, np.arange(n), m, 0.5, u, schedule="goodpoints")
+        got = core._kt_split(rows, np.arange(n), m, 0.5, u, schedule="goodpoints")
         np.testing.assert_array_equal(got, expected)
 
 
@@ -67,8 +67,8 @@ def test_thin_matches_goodpoints_thin_K(rng):
     k = Gaussian(2.0)
     for seed in range(3):
         expected = kt.thin_K(K, K, m, delta=0.5, seed=seed, unique=True)
-        got = thinning._thin_node(
-            X, k, k, m, 0.5, np.random.default_rng(seed), schedule="goodpoints"
+        got = core.thin_node(
+            core._LazyRows.of(X, k), k, m, 0.5, np.random.default_rng(seed), schedule="goodpoints"
         )
         assert set(got) == set(expected)
         assert exact_mmd(X, X[got]) == pytest.approx(exact_mmd(X, X[expected]), rel=1e-12)
@@ -99,27 +99,15 @@ def test_compress_matches_goodpoints_compress_kt(g, n):
     """
     from goodpoints import compress
 
-    class _Bar:
-        def update(self, k):
-            pass
-
     X = np.random.default_rng(int(np.log2(n))).normal(size=(n, 2))
     for seed in range(3):
         ref = compress.compress_kt(
             X, b"gaussian", k_params=np.array([8.0]), g=g, num_bins=1, delta=0.5, seed=seed
         )
         halve_prob = 0.5 / 4 ** (g + 1) / (np.log2(n) / 2 - g) / n
-        got = thinning._compress(
-            X,
-            np.arange(n),
-            g,
-            Gaussian(2.0),
-            Gaussian(2.0),
-            halve_prob,
-            np.random.default_rng(seed),
-            True,
-            _Bar(),
-        )
+        rows = core._LazyRows.of(X, Gaussian(2.0))
+        rng = np.random.default_rng(seed)
+        got = core.compress(rows, np.arange(n), g, Gaussian(2.0), halve_prob, rng, True, None)
         np.testing.assert_array_equal(got, ref)
 
 
@@ -182,9 +170,9 @@ def test_split_partitions_its_input(n, rng, small_chunks):
     s = n >> m
     points = np.sort(rng.choice(n, size=s << m, replace=False))
     u = rng.random((m, len(points) // 2))
-    rows = thinning._OperatorRows(X, Gaussian(1.0))
+    rows = core._LazyRows.of(X, Gaussian(1.0))
     for schedule in ("goodpoints", "paper"):
-        coresets = thinning._kt_split(rows, points, m, 0.5, u, schedule=schedule)
+        coresets = core._kt_split(rows, points, m, 0.5, u, schedule=schedule)
         assert coresets.shape == (2**m, s)
         np.testing.assert_array_equal(np.sort(coresets.ravel()), points)
 
@@ -212,8 +200,8 @@ def test_remainder_points_still_count_for_swap(rng):
 def test_blocked_path_matches_dense_path(rng, monkeypatch):
     X = mixture(300, rng)
     dense = kernel_thin(X, 4, kernel="gaussian", bandwidth=2.0, random_state=3)
-    monkeypatch.setattr(thinning, "_CHUNK_POINTS", 64)
-    monkeypatch.setattr(thinning, "_fits_dense", lambda n: False)
+    monkeypatch.setattr(core, "_CHUNK_POINTS", 64)
+    monkeypatch.setattr(core, "_fits_dense", lambda n: False)
     blocked = kernel_thin(X, 4, kernel="gaussian", bandwidth=2.0, random_state=3)
     np.testing.assert_array_equal(dense, blocked)
     # Unfused row means (a split kernel other than the target) give the same answer.
@@ -240,7 +228,7 @@ def test_no_swap_returns_a_split_candidate(rng):
     X = rng.normal(size=(128, 2))
     idx = kernel_thin(X, 2, bandwidth=1.0, swap=False, random_state=0)
     u = np.random.default_rng(0).random((2, 64))
-    cands = thinning._kt_split(thinning._OperatorRows(X, Gaussian(1.0)), np.arange(128), 2, 0.5, u)
+    cands = core._kt_split(core._LazyRows.of(X, Gaussian(1.0)), np.arange(128), 2, 0.5, u)
     assert any(np.array_equal(idx, np.sort(c)) for c in cands)
 
 
@@ -348,20 +336,25 @@ def test_verbose_progress(rng, capsys):
     "kwargs, err, match",
     [
         ({"m": 7}, ValueError, "m must be between 0 and floor"),
-        ({"m": -1}, ValueError, "m must be"),
-        ({"m": "half"}, ValueError, "m must be 'sqrt'"),
-        ({"m": 1.5}, TypeError, "m must be"),
-        ({"delta": 0.0}, ValueError, "delta"),
-        ({"delta": 1.0}, ValueError, "delta"),
-        ({"split_kernel": "cube"}, ValueError, "split_kernel"),
-        ({"split_kernel": "power", "power": 0.4}, ValueError, "power"),
-        ({"split_kernel": "power", "power": 1.2}, ValueError, "power"),
+        ({"m": -1}, ValueError, "'m' parameter"),
+        ({"m": "half"}, ValueError, "'m' parameter"),
+        ({"m": 1.5}, TypeError, "'m' parameter"),
+        ({"delta": 0.0}, ValueError, "'delta' parameter"),
+        ({"delta": 1.0}, ValueError, "'delta' parameter"),
+        ({"split_kernel": "cube"}, ValueError, "'split_kernel' parameter"),
+        ({"split_kernel": "power", "power": 0.4}, ValueError, "'power' parameter"),
+        ({"split_kernel": "power", "power": 1.2}, ValueError, "'power' parameter"),
         ({"kernel": "laplacian", "split_kernel": "root"}, ValueError, "power must exceed"),
         ({"kernel": "laplacian", "split_kernel": "kt+", "power": 0.6}, ValueError, "power"),
         ({"kernel": "cauchy", "split_kernel": "power", "power": 0.7}, ValueError, "square root"),
         ({"kernel": lambda A, B: A @ B.T, "split_kernel": "kt+"}, ValueError, "No power kernel"),
-        ({"kernel": "sigmoid"}, ValueError, "Unknown kernel"),
-        ({"random_state": "x"}, TypeError, "random_state"),
+        ({"kernel": "sigmoid"}, ValueError, "'kernel' parameter"),
+        ({"random_state": "x"}, TypeError, "'random_state' parameter"),
+        ({"random_state": -1}, ValueError, "'random_state' parameter"),
+        ({"swap": "no"}, ValueError, "'swap' parameter"),
+        ({"unique": None}, ValueError, "'unique' parameter"),
+        ({"bandwidth": -1.0}, ValueError, "'bandwidth' parameter"),
+        ({"verbose": -1}, ValueError, "'verbose' parameter"),
     ],
 )
 def test_bad_arguments(kwargs, err, match, rng):
@@ -377,8 +370,12 @@ def test_bad_points():
         compress_pp(np.array([[0.0], [np.inf], [1.0]]))
     with pytest.raises(ValueError, match="at least 2"):
         kernel_thin(np.zeros((1, 2)))
-    with pytest.raises(ValueError, match="g must be"):
+    with pytest.raises(ValueError, match="'g' parameter"):
         compress_pp(np.ones((8, 1)), g=-1)
+    with pytest.raises(ValueError, match="'random_state' parameter"):
+        compress_pp(np.ones((8, 1)), random_state=-1)
+    with pytest.raises(ValueError, match="'swap' parameter"):
+        compress_pp(np.ones((8, 1)), swap="no")
     with pytest.raises(ValueError, match="size"):
         compress_pp(np.arange(8.0)[:, None], size=9)
     with pytest.raises(ValueError, match="features"):
@@ -400,7 +397,7 @@ def test_cupy_matches_numpy(rng):
 
 
 def test_mmd_many_rows_uses_row_bands(rng):
-    X = rng.normal(size=(thinning._TILE_ROWS + 500, 2))
+    X = rng.normal(size=(4596, 2))
     Y = rng.normal(size=(30, 2))
     assert mmd(X, Y, "gaussian", bandwidth=1.0) == pytest.approx(
         exact_mmd(X, Y, bandwidth=1.0), rel=1e-9

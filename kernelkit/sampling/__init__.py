@@ -3,6 +3,7 @@ Nyström transformer, kernel thinning coresets and the center registry of the
 kernel models."""
 
 from ._centers import CENTER_SELECTORS, select_centers, uniform_centers
+from ._kt_estimator import KernelThinning
 from ._nystroem import LeverageNystroem
 from ._squeak import (
     SqueakDictionary,
@@ -11,7 +12,7 @@ from ._squeak import (
     ridge_leverage_scores,
     squeak,
 )
-from ._thinning import KernelThinning, compress_pp, kernel_thin
+from ._thinning import compress_pp, kernel_thin
 
 __all__ = [
     "CENTER_SELECTORS",

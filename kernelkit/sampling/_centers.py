@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._nystroem import select_centers as _leverage_centers
-from ._thinning import select_centers as _thinned_centers
+from ._thinning import kt_centers
 
 
 def uniform_centers(X, n_centers, *, kernel=None, random_state=None):
@@ -20,7 +20,7 @@ def uniform_centers(X, n_centers, *, kernel=None, random_state=None):
 _SELECTORS = {
     "uniform": uniform_centers,
     "squeak": _leverage_centers,
-    "kt": _thinned_centers,
+    "kt": kt_centers,
 }
 #: Names accepted by :func:`select_centers`.
 CENTER_SELECTORS = tuple(_SELECTORS)
