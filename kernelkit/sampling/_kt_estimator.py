@@ -136,7 +136,8 @@ class KernelThinning(BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             The sample, n_samples ≥ 2.
-        y : ignored
+        y : None
+            Ignored; present for the scikit-learn API.
 
         Returns
         -------
@@ -169,7 +170,9 @@ class KernelThinning(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The sample (a pandas DataFrame stays one).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Targets resampled with X.
 
         Returns
         -------

@@ -67,7 +67,10 @@ class EmptyDictionaryError(ValueError):
 class SqueakDictionary:
     """A weighted SQUEAK dictionary: the points kept, their probabilities and multiplicities.
 
-    Attributes
+    Returned by :func:`squeak` and :func:`disqueak`; every parameter is kept as
+    the attribute of the same name.
+
+    Parameters
     ----------
     indices : ndarray of shape (m,), int64
         Rows of X in the dictionary, increasing.
@@ -105,7 +108,7 @@ class SqueakDictionary:
     n_samples: int
     kernel: Kernel
     n_clipped: int = 0
-    _factor: object = field(default=None, repr=False)
+    _factor: object = field(default=None, repr=False, init=False)
 
     @property
     def weights(self):
@@ -134,10 +137,12 @@ class SqueakDictionary:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Points to score (the dictionary's own data or new points).
 
         Returns
         -------
         scores : ndarray of shape (n_samples,), float64
+            The estimates, clipped at 0 (round-off; a warning counts them).
         """
         X = _as_host_points(X, "X")
         if X.shape[1] != self.points.shape[1]:
@@ -390,7 +395,7 @@ def _result(root, X, kernel, gamma, epsilon, qbar):
     scores, factor = _in_dictionary_scores(K, weights, gamma)
     # Σ s_i²·score_i = tr(M(M+γI)⁻¹), the effective dimension of the sketch itself.
     d_eff = float(np.sum(np.clip(weights * scores, 0.0, 1.0)))
-    return SqueakDictionary(
+    dictionary = SqueakDictionary(
         indices=idx,
         points=X[idx],
         probabilities=p,
@@ -402,8 +407,9 @@ def _result(root, X, kernel, gamma, epsilon, qbar):
         n_samples=X.shape[0],
         kernel=kernel,
         n_clipped=n_clipped,
-        _factor=factor,
     )
+    dictionary._factor = factor
+    return dictionary
 
 
 def _warn_clipped(n_clipped, stacklevel=3):
