@@ -36,5 +36,6 @@ def resolve_kernel(kernel, bandwidth, X):
         A kernel with a numeric bandwidth (callables keep none).
     """
     if isinstance(kernel, str) and bandwidth is None:
+        # make_kernel's own default once the median rule is its default for names.
         bandwidth = "median"
-    return make_kernel(kernel, bandwidth, X=X, random_state=0)
+    return make_kernel(kernel, bandwidth, X=X)
