@@ -20,7 +20,8 @@ from ..linalg import KernelOperator
 from ..linalg._budget import block_rows, largest_square
 
 # Points per dense block of the Hilbert walk when the budget allows (2048² float64 =
-# 32 MiB); larger chunks gain nothing once the block no longer fits in cache.
+# 32 MiB): inside a chunk the walk reads the block in Numba, across chunks it needs
+# one kernel product per chunk, so larger chunks trade memory for fewer products.
 _CHUNK_POINTS = 2048
 # Rows of removal candidates computed together during KT-SWAP, at most.
 _SWAP_ROWS = 64
