@@ -66,6 +66,28 @@ def distance_block(Xb, Z, zsq, squared, scale, out=None, parallel=False):
     ``Xb`` and ``Z`` must already be centred on a common point (the operator
     centres on the mean of Z), which keeps the norms small and the
     expansion accurate.
+
+    Parameters
+    ----------
+    Xb : ndarray of shape (rows, n_features)
+        Centred row points, C-contiguous.
+    Z : ndarray of shape (cols, n_features)
+        Centred column points, same dtype.
+    zsq : ndarray of shape (cols,)
+        Squared norms of the rows of ``Z``.
+    squared : bool
+        Squared distances (else plain distances).
+    scale : float
+        Factor applied to every (squared) distance.
+    out : ndarray of shape (rows, cols), default=None
+        C-contiguous array to write into.
+    parallel : bool, default=False
+        Run the distance pass on Numba's threads (for a single large block).
+
+    Returns
+    -------
+    T : ndarray of shape (rows, cols)
+        ``out`` when given.
     """
     dtype = Xb.dtype
     G = np.matmul(Xb, Z.T, out=out)
@@ -77,6 +99,13 @@ def distance_block(Xb, Z, zsq, squared, scale, out=None, parallel=False):
 
 
 def default_n_threads():
+    """Threads the CPU engine uses when ``n_threads`` is not configured: all cores.
+
+    Returns
+    -------
+    n_threads : int
+        ``os.cpu_count()``, at least 1.
+    """
     return os.cpu_count() or 1
 
 
@@ -88,6 +117,16 @@ def executor(n_threads):
 
     Pools are keyed by process id too: a forked child must not reuse its
     parent's pool, whose threads did not survive the fork.
+
+    Parameters
+    ----------
+    n_threads : int
+        Worker threads of the pool.
+
+    Returns
+    -------
+    pool : concurrent.futures.ThreadPoolExecutor
+        Shared by every caller asking for that size.
     """
     key = (os.getpid(), n_threads)
     pool = _EXECUTORS.get(key)
@@ -160,7 +199,18 @@ def single_threaded_blas():
 @contextmanager
 def numba_threads(n_threads):
     """Run the parallel kernels on at most ``n_threads`` threads (None: Numba's default),
-    so that ``kernelkit.config_context(n_threads=...)`` applies here as in the CPU engine."""
+    so that ``kernelkit.config_context(n_threads=...)`` applies here as in the CPU engine.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        Upper bound on Numba's threads inside the block.
+
+    Yields
+    ------
+    None
+        The body runs with the limit; the previous count comes back after.
+    """
     if n_threads is None:
         yield
         return

@@ -112,6 +112,16 @@ def seed_sequence(random_state):
     the same tree of child seeds); ``None`` or a ``RandomState`` contributes
     128 bits of entropy drawn from it.
 
+    Parameters
+    ----------
+    random_state : int, RandomState, SeedSequence or None
+        The caller's ``random_state``; a ``SeedSequence`` is returned as is.
+
+    Returns
+    -------
+    seeds : numpy.random.SeedSequence
+        Parent of the per-task seeds.
+
     Examples
     --------
     >>> from kernelkit._utils._parallel import seed_sequence
@@ -132,7 +142,25 @@ def parallel_map(function, items, *, n_jobs=None, verbose=0, desc=None):
 
     ``n_jobs=None`` follows joblib's context (one worker unless a
     ``parallel_config`` says otherwise); under the Dask backend the tasks
-    run on the cluster.
+    run on the cluster. Tasks carry the caller's kernelkit configuration.
+
+    Parameters
+    ----------
+    function : callable
+        Applied to each item; must be picklable for process-based backends.
+    items : iterable
+        Arguments, one per call.
+    n_jobs : int, default=None
+        joblib workers.
+    verbose : int, default=0
+        ``1`` shows a progress bar.
+    desc : str, default=None
+        Label of the progress bar.
+
+    Returns
+    -------
+    results : list
+        ``function(item)`` for each item, in input order.
 
     Examples
     --------
@@ -174,6 +202,15 @@ def tree_reduce(items, merge, *, seeds, n_jobs=None, verbose=0, desc=None):
         Parent of the per-merge seeds.
     n_jobs : int or None
         joblib workers per level.
+    verbose : int, default=0
+        ``1`` shows a progress bar over the levels.
+    desc : str, default=None
+        Label of the progress bar.
+
+    Returns
+    -------
+    root : object
+        The value at the top of the tree.
 
     Examples
     --------
@@ -255,6 +292,30 @@ def tree_map_reduce(
     subtrees per worker, each evaluated in one task, so that many small leaves
     do not each pay a task's scheduling and transfer cost. The few merges above
     the cut run level by level in parallel.
+
+    Parameters
+    ----------
+    leaf_function : callable
+        Computes a leaf from an item; picklable for process-based backends.
+    items : list
+        Inputs of the leaves (at least one).
+    merge : callable
+        ``merge(left, right, seed)``, as in :func:`tree_reduce`.
+    seeds : numpy.random.SeedSequence
+        Parent of the per-merge seeds.
+    n_jobs : int, default=None
+        joblib workers.
+    verbose : int, default=0
+        ``1`` shows a progress bar.
+    desc : str, default=None
+        Label of the progress bar.
+    tasks_per_job : int, default=4
+        Subtrees per worker at the cut (more: better balance, more overhead).
+
+    Returns
+    -------
+    root : object
+        The value at the top of the tree.
 
     Examples
     --------
