@@ -13,7 +13,7 @@ from .._utils._sklearn_compat import (
     _num_samples,
     _safe_indexing,
 )
-from ._params import resolve_kernel
+from ..kernels import make_kernel
 from ._thinning import (
     ROUNDS_CONSTRAINT,
     THINNING_CONSTRAINTS,
@@ -146,7 +146,7 @@ class KernelThinning(BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         n = X.shape[0]
         m = check_rounds(self.m, n)
-        self.kernel_ = resolve_kernel(self.kernel, self.bandwidth, X)
+        self.kernel_ = make_kernel(self.kernel, self.bandwidth, X=X)
         self.bandwidth_ = self.kernel_.bandwidth
         common = dict(
             kernel=self.kernel_,

@@ -12,12 +12,12 @@ from functools import partial
 import numpy as np
 from sklearn.utils import gen_batches
 
-from .._config import get_config
 from .._utils._parallel import seed_sequence, tree_map_reduce
 from .._utils._sklearn_compat import Interval, StrOptions, validate_params
 from .._utils._validation import check_positive_scalar
+from ..kernels import make_kernel
 from ..linalg._budget import MIB, check_fits
-from ._params import BANDWIDTH_CONSTRAINT, KERNEL_CONSTRAINT, resolve_kernel
+from ._params import BANDWIDTH_CONSTRAINT, KERNEL_CONSTRAINT
 from ._squeak_core import _MATRICES_PER_SHRINK as _MATRICES_PER_SHRINK
 from ._squeak_core import (
     EmptyDictionaryError,
@@ -73,7 +73,7 @@ def _prepare(X, kernel, bandwidth, regularization):
     """Host points, the resolved kernel and γ as a float (finite: checked here)."""
     X = _as_host_points(X, "X")
     gamma = check_positive_scalar(regularization, "regularization")
-    return X, resolve_kernel(kernel, bandwidth, X), gamma
+    return X, make_kernel(kernel, bandwidth, X=X), gamma
 
 
 # --------------------------------------------------------------------------------------
@@ -230,8 +230,9 @@ def disqueak(
     X, kernel, gamma = _prepare(X, kernel, bandwidth, regularization)
     qbar, epsilon = int(qbar), float(epsilon)
     block_size = DEFAULT_BLOCK if block_size is None else int(block_size)
-    # Workers (threads or processes) do not see the caller's config_context.
-    params = dict(kernel=kernel, gamma=gamma, epsilon=epsilon, qbar=qbar, config=get_config())
+    # The workers run under the caller's configuration (budget, engine): the tree's
+    # tasks carry it.
+    params = dict(kernel=kernel, gamma=gamma, epsilon=epsilon, qbar=qbar)
     leaf_seeds, merge_seeds = seed_sequence(random_state).spawn(2)
     slices = list(gen_batches(X.shape[0], block_size))
     tasks = [

@@ -21,7 +21,6 @@ from scipy import linalg
 from scipy.linalg import lapack
 
 from .._backend import cpu, to_numpy
-from .._config import config_context
 from .._utils._progress import progress
 from .._utils._validation import check_points
 from ..kernels import Kernel
@@ -304,23 +303,18 @@ def _expand(state, start, block, kernel, qbar):
 
 
 @_serial_blas
-def _leaf(task, *, kernel, gamma, epsilon, qbar, config):
-    """A DISQUEAK leaf: one block enters with p = 1, q = q̄ and is shrunk once.
-
-    ``config`` is the caller's configuration: worker processes do not inherit
-    a ``config_context``, and the budget and engine must be the caller's.
-    """
+def _leaf(task, *, kernel, gamma, epsilon, qbar):
+    """A DISQUEAK leaf: one block enters with p = 1, q = q̄ and is shrunk once."""
     start, block, seed = task
     rng = np.random.default_rng(seed)
-    with config_context(**config):
-        state = _expand((None, 0), start, block, kernel, qbar)
-        state = _shrink(state, gamma, epsilon, qbar, rng)
+    state = _expand((None, 0), start, block, kernel, qbar)
+    state = _shrink(state, gamma, epsilon, qbar, rng)
     # Ship points, not the m×m kernel matrix: recomputing it costs O(m²d) ≪ the O(m³) Shrink.
     return state if state[0] is None else state[:4] + state[5:]
 
 
 @_serial_blas
-def _merge(left, right, seed, *, kernel, gamma, epsilon, qbar, config):
+def _merge(left, right, seed, *, kernel, gamma, epsilon, qbar):
     """Dict-Merge: union of two dictionaries followed by the same Shrink."""
     if left[0] is None or right[0] is None:
         # An empty dictionary is an accurate sketch of its own rows (all their scores were
@@ -331,9 +325,8 @@ def _merge(left, right, seed, *, kernel, gamma, epsilon, qbar, config):
     rng = np.random.default_rng(seed)
     idx = np.concatenate([left[0], right[0]])
     pts = np.concatenate([left[1], right[1]])
-    with config_context(**config):
-        _check_budget(idx.shape[0])
-        K = _kernel64(kernel, pts, pts, symmetric=True)
+    _check_budget(idx.shape[0])
+    K = _kernel64(kernel, pts, pts, symmetric=True)
     state = (
         idx,
         pts,
