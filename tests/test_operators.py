@@ -149,9 +149,20 @@ def test_mixed_dtypes_promote_and_pickle(rng):
 
 
 def test_median_bandwidth_resolves_on_z(rng):
-    X = rng.normal(size=(50, 2))
-    K = KernelOperator("gaussian", X, bandwidth="median", random_state=0)
-    assert isinstance(K.kernel.bandwidth, float) and K.kernel.bandwidth > 0
+    from scipy.spatial.distance import pdist
+
+    X = rng.normal(size=(60, 2))
+    Z = 4.0 * rng.normal(size=(40, 2)) + 10.0  # a median distance far from X's and from 1
+    want = float(np.median(pdist(Z)))
+    assert abs(want - 1.0) > 1 and abs(want - np.median(pdist(X))) > 1
+    v = rng.normal(size=40)
+    for bandwidth in ("median", None):  # a kernel name without bandwidth means the median rule
+        K = KernelOperator("gaussian", X, Z, bandwidth=bandwidth)
+        assert K.kernel.bandwidth == pytest.approx(want, rel=1e-12)
+        np.testing.assert_allclose(K @ v, dense_kernel("gaussian", X, Z, want) @ v, rtol=1e-10)
+    # A kernel object keeps its bandwidth unless one is given.
+    assert KernelOperator(Gaussian(0.7), X, Z).kernel == Gaussian(0.7)
+    assert KernelOperator(Gaussian(0.7), X, Z, bandwidth="median").kernel.bandwidth == want
 
 
 def test_memory_stays_within_budget():
@@ -188,7 +199,7 @@ def test_bad_inputs_are_named(rng):
         KernelOperator("gaussian", X, np.ones((3, 3)))
     with pytest.raises(ValueError, match="Z"):
         KernelOperator("gaussian", X, np.full((3, 2), np.inf))
-    with pytest.raises(ValueError, match="Unknown kernel"):
+    with pytest.raises(ValueError, match="'kernel' parameter"):
         KernelOperator("sigmoid", X)
     with pytest.raises(ValueError, match="engine"):
         with config_context(engine="tpu"):
@@ -319,3 +330,26 @@ def test_dmmv_matches_dense(rng, dtype, budget):
     assert got_v.dtype == dtype and got_v.shape == (40,)
     with pytest.raises(ValueError, match="w has 1 columns"):
         K.dmmv(np.ones((40, 2)), np.ones(260))
+
+
+@pytest.mark.parametrize("rows", [0, -1, 2.5, True, "3"])
+def test_blocks_rejects_bad_rows(rng, rows):
+    K = KernelOperator(Gaussian(1.0), rng.normal(size=(6, 2)))
+    with pytest.raises(ValueError, match="rows"):
+        list(K.blocks(rows=rows))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_callable_kernel_returning_nonfinite_is_named(rng, bad):
+    def broken(A, B):
+        K = A @ B.T
+        K[0, 0] = bad
+        return K
+
+    X = rng.normal(size=(8, 2))
+    K = KernelOperator(broken, X)
+    for call in (lambda: K @ np.ones(8), lambda: K.to_dense(), lambda: K.dmmv(np.ones(8))):
+        with pytest.raises(ValueError, match="kernel CallableKernel.*broken.*NaN or infinite"):
+            call()
+    linear = KernelOperator(lambda A, B: A @ B.T, X)
+    np.testing.assert_allclose(linear @ np.ones(8), X @ X.sum(0), rtol=1e-12)

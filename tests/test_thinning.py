@@ -316,6 +316,19 @@ def test_estimator_fit_and_resample(rng):
         est.fit_resample(X, y[:10])
 
 
+def test_estimator_kernel_is_the_kernel_mmd_resolves(rng):
+    """bandwidth=None means one thing everywhere: KT's MMD is measured in KT's own kernel."""
+    X = mixture(300, rng)
+    est = KernelThinning(random_state=0).fit(X)
+    assert est.kernel_ == kernelkit.make_kernel("gaussian", None, X=X)
+    assert est.bandwidth_ == est.kernel_.bandwidth
+    Y = est.coreset_
+    assert mmd(X, Y) == pytest.approx(mmd(X, Y, kernel=est.kernel_), rel=1e-12)
+    # The median rule itself, from its definition (deterministic: every pair of 300 rows).
+    d = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))[np.triu_indices(300, 1)]
+    assert est.bandwidth_ == pytest.approx(np.median(d), rel=1e-12)
+
+
 def test_center_registry(rng):
     from kernelkit.sampling import select_centers
 

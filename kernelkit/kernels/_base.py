@@ -361,7 +361,7 @@ class Kernel:
         """
         return 1.0
 
-    def resolve(self, X=None, random_state=None):
+    def resolve(self, X=None):
         """Return a kernel with a numeric bandwidth that is usable on ``X``.
 
         A bandwidth rule ("median"/"scale") is replaced by its value on ``X``.
@@ -374,8 +374,6 @@ class Kernel:
         X : array-like of shape (n_samples, n_features), default=None
             Data the kernel will be evaluated on (the column points of a
             :class:`~kernelkit.KernelOperator`).
-        random_state : int, RandomState or None, default=None
-            Seeds the sample of the "median" rule on more than 1000 rows.
 
         Returns
         -------
@@ -388,8 +386,7 @@ class Kernel:
                 raise ValueError(f"bandwidth={self.bandwidth!r} needs data X to be resolved.")
             from ._bandwidth import estimate_bandwidth  # the rules build on this module
 
-            seed = {} if random_state is None else {"random_state": random_state}
-            kernel = self.with_bandwidth(estimate_bandwidth(X, rule=self.bandwidth, **seed))
+            kernel = self.with_bandwidth(estimate_bandwidth(X, rule=self.bandwidth))
         if X is None:
             kernel._checked_bandwidth()
         else:
@@ -509,14 +506,12 @@ class CallableKernel(Kernel):
             raise ValueError("A callable kernel needs data to bound its diagonal.")
         return float(self.diag(A).max())
 
-    def resolve(self, X=None, random_state=None):
+    def resolve(self, X=None):
         """Return this kernel: a function has no bandwidth to resolve.
 
         Parameters
         ----------
         X : array-like, default=None
-            Unused.
-        random_state : None, default=None
             Unused.
 
         Returns

@@ -433,19 +433,17 @@ class SumKernel(Kernel):
         """
         return float(len(self.kernels))
 
-    def resolve(self, X=None, random_state=None):
+    def resolve(self, X=None):
         """Resolve every summand on ``X`` (see :meth:`Kernel.resolve`).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features), default=None
             Data the kernel will be evaluated on.
-        random_state : int, RandomState or None, default=None
-            Seeds the "median" rule of the summands.
 
         Returns
         -------
         kernel : SumKernel
             A sum of resolved kernels.
         """
-        return SumKernel([k.resolve(X, random_state) for k in self.kernels], self.bandwidth)
+        return SumKernel([k.resolve(X) for k in self.kernels], self.bandwidth)

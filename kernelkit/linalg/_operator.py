@@ -49,9 +49,9 @@ class KernelOperator(LinearOperator):
     Z : array-like of shape (n_samples_Z, n_features), default=None
         Column points; ``None`` means Z = X (a square, symmetric operator).
     bandwidth : float or {"median", "scale"}, default=None
-        Overrides the kernel's bandwidth; a rule is resolved on Z.
-    random_state : int, RandomState or None, default=None
-        Seeds the ``"median"`` bandwidth rule.
+        Resolved like :func:`kernelkit.make_kernel` on Z: ``None`` gives a
+        kernel named by string the median rule on Z and keeps a kernel
+        object's own bandwidth; a number or a rule overrides either.
 
     Attributes
     ----------
@@ -75,7 +75,7 @@ class KernelOperator(LinearOperator):
     True
     """
 
-    def __init__(self, kernel, X, Z=None, *, bandwidth=None, random_state=None):
+    def __init__(self, kernel, X, Z=None, *, bandwidth=None):
         X = check_points(X, "X")
         Z = X if Z is None else check_points(Z, "Z")
         check_same_features(X, Z, "X", "Z")
@@ -85,7 +85,7 @@ class KernelOperator(LinearOperator):
             X = X.astype(dtype)
         if Z.dtype != dtype:
             Z = Z.astype(dtype)
-        self.kernel = make_kernel(kernel, bandwidth, X=Z, random_state=random_state)
+        self.kernel = make_kernel(kernel, bandwidth, X=Z)
         self.X = X
         self.Z = Z
         self._prepared = None

@@ -30,7 +30,7 @@ _TARGET_TASKS = 32
 # Share of the budget the per-group accumulators of a transposed product may take.
 _ACCUMULATOR_SHARE = 4
 
-TilePlan = namedtuple("TilePlan", ["rows", "cols", "max_live"])
+_TilePlan = namedtuple("_TilePlan", ["rows", "cols", "max_live"])
 
 
 def plan_tiles(n, m, itemsize, *, full_width=False):
@@ -47,7 +47,7 @@ def plan_tiles(n, m, itemsize, *, full_width=False):
 
     Returns
     -------
-    plan : TilePlan
+    plan : namedtuple
         ``rows`` and ``cols`` of a tile, and ``max_live``, the number of tiles
         (each with one temporary of its size) that fit the budget at once.
     """
@@ -62,7 +62,7 @@ def plan_tiles(n, m, itemsize, *, full_width=False):
     rows = min(n, max(1, values // cols))
     rows = min(rows, max(1, -(-n // _TARGET_TASKS)))
     max_live = max(1, budget // (2 * int(itemsize) * rows * cols))
-    return TilePlan(rows, cols, max_live)
+    return _TilePlan(rows, cols, max_live)
 
 
 def batches(n, size):
@@ -139,7 +139,24 @@ def run_tasks(function, tasks, workers):
 
 
 def sweep_forward(op, V, engine, n_threads):
-    """K @ V: each task owns a row block and adds its column tiles in order."""
+    """K @ V: each task owns a row block and adds its column tiles in order.
+
+    Parameters
+    ----------
+    op : KernelOperator
+        The operator; its ``_values(rows, cols, engine)`` computes a tile.
+    V : array of shape (n_samples_Z, k)
+        Right-hand sides, in the operator's dtype.
+    engine : str
+        Engine from :func:`kernelkit._backend.select_engine`.
+    n_threads : int
+        Threads allowed (fewer run when the budget holds fewer tiles).
+
+    Returns
+    -------
+    KV : array of shape (n_samples_X, k)
+        The product.
+    """
     n, m = op.shape
     xp = get_namespace(op.X, V)
     plan = plan_tiles(n, m, op.dtype.itemsize)
@@ -156,7 +173,24 @@ def sweep_forward(op, V, engine, n_threads):
 
 
 def sweep_transposed(op, U, engine, n_threads):
-    """Kᵀ @ U: tasks are (row group, column tile); groups sum into their accumulators."""
+    """Kᵀ @ U: tasks are (row group, column tile); groups sum into their accumulators.
+
+    Parameters
+    ----------
+    op : KernelOperator
+        The operator; its ``_values(rows, cols, engine)`` computes a tile.
+    U : array of shape (n_samples_X, k)
+        Right-hand sides, in the operator's dtype.
+    engine : str
+        Engine from :func:`kernelkit._backend.select_engine`.
+    n_threads : int
+        Threads allowed (fewer run when the budget holds fewer tiles).
+
+    Returns
+    -------
+    KtU : array of shape (n_samples_Z, k)
+        The product.
+    """
     n, m = op.shape
     xp = get_namespace(op.X, U)
     plan = plan_tiles(n, m, op.dtype.itemsize)
@@ -179,7 +213,24 @@ def sweep_transposed(op, U, engine, n_threads):
 
 
 def sweep_both(op, V, U):
-    """(K @ V, Kᵀ @ U): tasks are row groups; each tile serves both products."""
+    """(K @ V, Kᵀ @ U): tasks are row groups; each tile serves both products.
+
+    Parameters
+    ----------
+    op : KernelOperator
+        The operator.
+    V : array of shape (n_samples_Z, k1)
+        Multiplied by K.
+    U : array of shape (n_samples_X, k2)
+        Multiplied by Kᵀ.
+
+    Returns
+    -------
+    KV : array of shape (n_samples_X, k1)
+        K @ V.
+    KtU : array of shape (n_samples_Z, k2)
+        Kᵀ @ U.
+    """
     engine, n_threads = op._engine_and_workers(V, U)
     n, m = op.shape
     xp = get_namespace(op.X, V, U)
@@ -209,7 +260,22 @@ def sweep_both(op, V, U):
 
 
 def sweep_dmmv(op, V, W):
-    """Kᵀ(K V + W) over full-width row stripes, per-group accumulators."""
+    """Kᵀ(K V + W) over full-width row stripes, per-group accumulators.
+
+    Parameters
+    ----------
+    op : KernelOperator
+        The operator.
+    V : array of shape (n_samples_Z, k)
+        Multiplied by K.
+    W : array of shape (n_samples_X, k) or None
+        Added to K V before the transposed product.
+
+    Returns
+    -------
+    out : array of shape (n_samples_Z, k)
+        Kᵀ(K V + W).
+    """
     engine, n_threads = op._engine_and_workers(V, W)
     n, m = op.shape
     xp = get_namespace(op.X, V)

@@ -175,7 +175,7 @@ class _BaseEigenPro(BaseEstimator):
         """
         xp = get_namespace(X)
         n = X.shape[0]
-        kernel = make_kernel(self.kernel, self.bandwidth, X=X, random_state=rng)
+        kernel = make_kernel(self.kernel, self.bandwidth, X=X)
         self.kernel_ = kernel
         self.bandwidth_ = kernel.bandwidth
         beta = kernel.max_diagonal() if kernel.radial else kernel.max_diagonal(X)

@@ -20,7 +20,8 @@ from ..linalg import KernelOperator
 from ..linalg._budget import block_rows, largest_square
 
 # Points per dense block of the Hilbert walk when the budget allows (2048² float64 =
-# 32 MiB); larger chunks gain nothing once the block no longer fits in cache.
+# 32 MiB): inside a chunk the walk reads the block in Numba, across chunks it needs
+# one kernel product per chunk, so larger chunks trade memory for fewer products.
 _CHUNK_POINTS = 2048
 # Rows of removal candidates computed together during KT-SWAP, at most.
 _SWAP_ROWS = 64
@@ -39,38 +40,11 @@ def _fits_dense(n):
     return n <= largest_square(8, matrices=_DENSE_MATRICES)
 
 
-def _take(op, rows=None, cols=None):
-    """The sub-operator K(X[rows], Z[cols]) of ``op`` (``None``: all)."""
-    if hasattr(op, "take"):
-        return op.take(rows, cols)
-    xp = get_namespace(op.X)
-    A = op.X if rows is None else op.X[rows if xp is np else xp.asarray(rows)]
-    B = op.Z if cols is None else op.Z[cols if xp is np else xp.asarray(cols)]
-    return KernelOperator(op.kernel, A, B)
-
-
 def _to_dense(op, out=None):
-    """Dense K of ``op`` on the host, written into ``out`` when it is given (NumPy only)."""
+    """Dense K of ``op`` on the host, written into ``out`` (a NumPy buffer) when it is given."""
     if out is not None and get_namespace(op.X) is np:
-        try:
-            return op.to_dense(out=out)
-        except TypeError:  # an operator without ``out=``
-            out[...] = op.to_dense()
-            return out
+        return op.to_dense(out=out)
     return to_numpy(op.to_dense())
-
-
-def _matmat_rmatmat(op, V, U):
-    """(K @ V, Kᵀ @ U) with each kernel value computed once."""
-    if hasattr(op, "matmat_rmatmat"):
-        return op.matmat_rmatmat(V, U)
-    xp = get_namespace(op.X)
-    KV = xp.empty((op.shape[0], V.shape[1]), dtype=op.dtype)
-    KtU = xp.zeros((op.shape[1], U.shape[1]), dtype=op.dtype)
-    for rs, block in op.blocks():
-        KV[rs] = block @ V
-        KtU += block.T @ U[rs]
-    return KV, KtU
 
 
 def _host64(a):
@@ -92,24 +66,24 @@ class _LazyRows:
 
     def subset(self, nodes):
         """The provider for the points ``nodes`` (local indices 0..len(nodes)-1)."""
-        return _LazyRows(_take(self.op, nodes, nodes))
+        return _LazyRows(self.op.take(nodes, nodes))
 
     def dense(self, rows=None, cols=None, out=None):
         """K(X[rows], X[cols]) on the host (``cols=None``: ``cols = rows``)."""
         if rows is None and cols is None:
             return _to_dense(self.op, out)
         cols = rows if cols is None else cols
-        return _to_dense(_take(self.op, rows, cols), out)
+        return _to_dense(self.op.take(rows, cols), out)
 
     def matvec(self, rows, cols, v, col_sums=False):
         """K(X[rows], X[cols]) @ v in float64; with ``col_sums`` also 1ᵀK (same sweep)."""
-        view = self.op if rows is None and cols is None else _take(self.op, rows, cols)
+        view = self.op if rows is None and cols is None else self.op.take(rows, cols)
         V = self._xp.asarray(v, dtype=view.dtype)
         if not col_sums:
             return _host64(view @ V)
         one = V.ndim == 1
         ones = self._xp.ones((view.shape[0], 1), dtype=view.dtype)
-        KV, KtU = _matmat_rmatmat(view, V.reshape(V.shape[0], -1), ones)
+        KV, KtU = view.matmat_rmatmat(V.reshape(V.shape[0], -1), ones)
         KV = _host64(KV)
         return (KV[:, 0] if one else KV), _host64(KtU)[:, 0]
 
@@ -118,7 +92,7 @@ class _LazyRows:
 
     def full_rows(self, rows):
         """K(X[rows], X) on the host: the KT-SWAP rows."""
-        return _to_dense(_take(self.op, rows, None))
+        return _to_dense(self.op.take(rows, None))
 
 
 class _DenseRows:

@@ -13,7 +13,7 @@ from .._utils._sklearn_compat import (
     _num_samples,
     _safe_indexing,
 )
-from ._params import resolve_kernel
+from ..kernels import make_kernel
 from ._thinning import (
     ROUNDS_CONSTRAINT,
     THINNING_CONSTRAINTS,
@@ -136,7 +136,8 @@ class KernelThinning(BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             The sample, n_samples ≥ 2.
-        y : ignored
+        y : None
+            Ignored; present for the scikit-learn API.
 
         Returns
         -------
@@ -145,7 +146,7 @@ class KernelThinning(BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         n = X.shape[0]
         m = check_rounds(self.m, n)
-        self.kernel_ = resolve_kernel(self.kernel, self.bandwidth, X)
+        self.kernel_ = make_kernel(self.kernel, self.bandwidth, X=X)
         self.bandwidth_ = self.kernel_.bandwidth
         common = dict(
             kernel=self.kernel_,
@@ -169,7 +170,9 @@ class KernelThinning(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            The sample (a pandas DataFrame stays one).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Targets resampled with X.
 
         Returns
         -------

@@ -12,12 +12,12 @@ from functools import partial
 import numpy as np
 from sklearn.utils import gen_batches
 
-from .._config import get_config
 from .._utils._parallel import seed_sequence, tree_map_reduce
 from .._utils._sklearn_compat import Interval, StrOptions, validate_params
 from .._utils._validation import check_positive_scalar
+from ..kernels import make_kernel
 from ..linalg._budget import MIB, check_fits
-from ._params import BANDWIDTH_CONSTRAINT, KERNEL_CONSTRAINT, resolve_kernel
+from ._params import BANDWIDTH_CONSTRAINT, KERNEL_CONSTRAINT
 from ._squeak_core import _MATRICES_PER_SHRINK as _MATRICES_PER_SHRINK
 from ._squeak_core import (
     EmptyDictionaryError,
@@ -73,7 +73,7 @@ def _prepare(X, kernel, bandwidth, regularization):
     """Host points, the resolved kernel and γ as a float (finite: checked here)."""
     X = _as_host_points(X, "X")
     gamma = check_positive_scalar(regularization, "regularization")
-    return X, resolve_kernel(kernel, bandwidth, X), gamma
+    return X, make_kernel(kernel, bandwidth, X=X), gamma
 
 
 # --------------------------------------------------------------------------------------
@@ -113,7 +113,8 @@ def squeak(
         Ridge γ > 0 of the leverage scores τ_i = [K(K+γI)⁻¹]_ii, on the scale of
         K's eigenvalues (it grows with n for a fixed relative accuracy).
     bandwidth : float or {"median", "scale"}, default=None
-        Overrides the kernel's bandwidth.
+        Bandwidth or rule resolved on X; ``None``: the median rule (deterministic)
+        for a kernel given by name, the object's own bandwidth otherwise.
     qbar : int, default=20
         Virtual copies q̄ of each point; the dictionary has about q̄·(1−ε)·d_eff
         points (fewer distinct ones) and its accuracy grows like 1/√q̄. The
@@ -124,14 +125,15 @@ def squeak(
     block_size : int, default=None
         Rows per Expand. ``None``: the larger of 256 and the current dictionary
         size, which balances kernel evaluations and factorisations.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the binomial draws (and the ``"median"`` bandwidth rule).
+    random_state : int, RandomState instance, SeedSequence or None, default=None
+        Seeds the binomial draws.
     verbose : int, default=0
         Show a progress bar over blocks.
 
     Returns
     -------
     dictionary : SqueakDictionary
+        The final dictionary.
 
     Raises
     ------
@@ -188,24 +190,32 @@ def disqueak(
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
+        Data; leaves are consecutive row blocks.
     kernel : str, Kernel or callable
+        Kernel name (see :data:`kernelkit.KERNEL_NAMES`), object or function.
     regularization : float
         Ridge γ > 0 (see :func:`squeak`).
     bandwidth : float or {"median", "scale"}, default=None
+        Bandwidth or rule resolved on X; ``None``: the median rule (deterministic)
+        for a kernel given by name, the object's own bandwidth otherwise.
     qbar : int, default=20
+        Virtual copies of each point (see :func:`squeak`).
     epsilon : float, default=0.5
+        Accuracy ε ∈ (0, 1) of the RLS estimator (see :func:`squeak`).
     block_size : int, default=None
         Rows per leaf; ``None`` means 256 (small leaves are cheap: a leaf costs
         O(block_size³)). Sets the tree, hence the result.
     n_jobs : int, default=None
         joblib workers per tree level (``None``: joblib's context).
-    random_state : int, RandomState instance or None, default=None
+    random_state : int, RandomState instance, SeedSequence or None, default=None
+        Root of the seed tree of the leaves' and merges' draws.
     verbose : int, default=0
         Progress bars over leaves and tree levels.
 
     Returns
     -------
     dictionary : SqueakDictionary
+        The root's dictionary.
 
     Examples
     --------
@@ -220,8 +230,9 @@ def disqueak(
     X, kernel, gamma = _prepare(X, kernel, bandwidth, regularization)
     qbar, epsilon = int(qbar), float(epsilon)
     block_size = DEFAULT_BLOCK if block_size is None else int(block_size)
-    # Workers (threads or processes) do not see the caller's config_context.
-    params = dict(kernel=kernel, gamma=gamma, epsilon=epsilon, qbar=qbar, config=get_config())
+    # The workers run under the caller's configuration (budget, engine): the tree's
+    # tasks carry it.
+    params = dict(kernel=kernel, gamma=gamma, epsilon=epsilon, qbar=qbar)
     leaf_seeds, merge_seeds = seed_sequence(random_state).spawn(2)
     slices = list(gen_batches(X.shape[0], block_size))
     tasks = [
@@ -261,7 +272,9 @@ def ridge_leverage_scores(
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
+        Data.
     kernel : str, Kernel or callable
+        Kernel name (see :data:`kernelkit.KERNEL_NAMES`), object or function.
     regularization : float
         Ridge γ > 0.
     method : {"exact", "squeak"}, default="exact"
@@ -271,12 +284,13 @@ def ridge_leverage_scores(
         φ(x_i)ᵀ(K_S + γI)⁻¹φ(x_i), in O(n·m²): within [τ/(1+ε), τ/(1−ε)] when the
         dictionary is ε-accurate.
     bandwidth, qbar, epsilon, block_size, n_jobs, random_state
-        As in :func:`disqueak` (used by ``method="squeak"``; ``random_state``
-        also seeds a ``"median"`` bandwidth).
+        As in :func:`disqueak` (all but ``bandwidth`` are used by
+        ``method="squeak"`` only).
 
     Returns
     -------
-    scores : ndarray of shape (n_samples,), float64, each in [0, 1]
+    scores : ndarray of shape (n_samples,), float64
+        The scores, each in [0, 1].
 
     Examples
     --------

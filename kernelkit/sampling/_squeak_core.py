@@ -21,7 +21,6 @@ from scipy import linalg
 from scipy.linalg import lapack
 
 from .._backend import cpu, to_numpy
-from .._config import config_context
 from .._utils._progress import progress
 from .._utils._validation import check_points
 from ..kernels import Kernel
@@ -67,7 +66,10 @@ class EmptyDictionaryError(ValueError):
 class SqueakDictionary:
     """A weighted SQUEAK dictionary: the points kept, their probabilities and multiplicities.
 
-    Attributes
+    Returned by :func:`squeak` and :func:`disqueak`; every parameter is kept as
+    the attribute of the same name.
+
+    Parameters
     ----------
     indices : ndarray of shape (m,), int64
         Rows of X in the dictionary, increasing.
@@ -105,7 +107,7 @@ class SqueakDictionary:
     n_samples: int
     kernel: Kernel
     n_clipped: int = 0
-    _factor: object = field(default=None, repr=False)
+    _factor: object = field(default=None, repr=False, init=False)
 
     @property
     def weights(self):
@@ -134,10 +136,12 @@ class SqueakDictionary:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Points to score (the dictionary's own data or new points).
 
         Returns
         -------
         scores : ndarray of shape (n_samples,), float64
+            The estimates, clipped at 0 (round-off; a warning counts them).
         """
         X = _as_host_points(X, "X")
         if X.shape[1] != self.points.shape[1]:
@@ -299,23 +303,18 @@ def _expand(state, start, block, kernel, qbar):
 
 
 @_serial_blas
-def _leaf(task, *, kernel, gamma, epsilon, qbar, config):
-    """A DISQUEAK leaf: one block enters with p = 1, q = q̄ and is shrunk once.
-
-    ``config`` is the caller's configuration: worker processes do not inherit
-    a ``config_context``, and the budget and engine must be the caller's.
-    """
+def _leaf(task, *, kernel, gamma, epsilon, qbar):
+    """A DISQUEAK leaf: one block enters with p = 1, q = q̄ and is shrunk once."""
     start, block, seed = task
     rng = np.random.default_rng(seed)
-    with config_context(**config):
-        state = _expand((None, 0), start, block, kernel, qbar)
-        state = _shrink(state, gamma, epsilon, qbar, rng)
+    state = _expand((None, 0), start, block, kernel, qbar)
+    state = _shrink(state, gamma, epsilon, qbar, rng)
     # Ship points, not the m×m kernel matrix: recomputing it costs O(m²d) ≪ the O(m³) Shrink.
     return state if state[0] is None else state[:4] + state[5:]
 
 
 @_serial_blas
-def _merge(left, right, seed, *, kernel, gamma, epsilon, qbar, config):
+def _merge(left, right, seed, *, kernel, gamma, epsilon, qbar):
     """Dict-Merge: union of two dictionaries followed by the same Shrink."""
     if left[0] is None or right[0] is None:
         # An empty dictionary is an accurate sketch of its own rows (all their scores were
@@ -326,9 +325,8 @@ def _merge(left, right, seed, *, kernel, gamma, epsilon, qbar, config):
     rng = np.random.default_rng(seed)
     idx = np.concatenate([left[0], right[0]])
     pts = np.concatenate([left[1], right[1]])
-    with config_context(**config):
-        _check_budget(idx.shape[0])
-        K = _kernel64(kernel, pts, pts, symmetric=True)
+    _check_budget(idx.shape[0])
+    K = _kernel64(kernel, pts, pts, symmetric=True)
     state = (
         idx,
         pts,
@@ -390,7 +388,7 @@ def _result(root, X, kernel, gamma, epsilon, qbar):
     scores, factor = _in_dictionary_scores(K, weights, gamma)
     # Σ s_i²·score_i = tr(M(M+γI)⁻¹), the effective dimension of the sketch itself.
     d_eff = float(np.sum(np.clip(weights * scores, 0.0, 1.0)))
-    return SqueakDictionary(
+    dictionary = SqueakDictionary(
         indices=idx,
         points=X[idx],
         probabilities=p,
@@ -402,8 +400,9 @@ def _result(root, X, kernel, gamma, epsilon, qbar):
         n_samples=X.shape[0],
         kernel=kernel,
         n_clipped=n_clipped,
-        _factor=factor,
     )
+    dictionary._factor = factor
+    return dictionary
 
 
 def _warn_clipped(n_clipped, stacklevel=3):

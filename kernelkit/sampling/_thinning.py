@@ -18,9 +18,17 @@ import numpy as np
 from .._utils._progress import progress
 from .._utils._sklearn_compat import Interval, StrOptions, validate_params
 from .._utils._validation import check_points
-from ..kernels import GeneralMatern, Laplacian, Matern, SumKernel, min_power, power_kernel
+from ..kernels import (
+    GeneralMatern,
+    Laplacian,
+    Matern,
+    SumKernel,
+    make_kernel,
+    min_power,
+    power_kernel,
+)
 from ._kt_core import _LazyRows, compress, thin_node
-from ._params import BANDWIDTH_CONSTRAINT, KERNEL_CONSTRAINT, resolve_kernel
+from ._params import BANDWIDTH_CONSTRAINT, KERNEL_CONSTRAINT
 
 SPLIT_KERNELS = ("target", "root", "power", "kt+")
 
@@ -190,7 +198,7 @@ def kernel_thin(
     X = _points(X, "thin")
     m = check_rounds(m, X.shape[0])
     rng = _generator(random_state)
-    target = resolve_kernel(kernel, bandwidth, X)
+    target = make_kernel(kernel, bandwidth, X=X)
     splitter = _make_split_kernel(target, split_kernel, power, X.shape[1])
     rows = _LazyRows.of(X, target)
     total = m + ((X.shape[0] >> m) if swap and m else 0)
@@ -277,7 +285,7 @@ def compress_pp(
     elif size > n:
         raise ValueError(f"size must be an int in [1, n={n}]; got {size!r}.")
     rng = _generator(random_state)
-    target = resolve_kernel(kernel, bandwidth, X)
+    target = make_kernel(kernel, bandwidth, X=X)
     splitter = _make_split_kernel(target, split_kernel, power, X.shape[1])
     rows = _LazyRows.of(X, target)
     swap = bool(swap)
