@@ -96,3 +96,19 @@ def test_parameters_are_validated(rng):
 
     got = kernel_matmat("gaussian", X, Z, np.ones(4)).compute()
     np.testing.assert_allclose(got, KernelOperator("gaussian", X.compute(), Z) @ np.ones(4))
+
+
+def test_products_run_under_the_callers_config(rng):
+    from kernelkit import config_context
+    from kernelkit._backend import numba_cuda_usable
+
+    if numba_cuda_usable():
+        pytest.skip("a CUDA device (or the simulator) is present")
+    X = da.from_array(rng.normal(size=(40, 2)), chunks=(10, 2))
+    Z = rng.normal(size=(5, 2))
+    with config_context(engine="cuda"):  # the graph is built here, run on scheduler threads
+        lazy = kernel_matmat("gaussian", X, Z, np.ones(5), bandwidth=1.0)
+        rlazy = kernel_rmatmat("gaussian", X, Z, np.ones(40), bandwidth=1.0)
+    for product in (lazy, rlazy):
+        with pytest.raises(RuntimeError, match="engine='cuda'"):
+            product.compute(scheduler="threads")

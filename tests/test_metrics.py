@@ -64,3 +64,33 @@ def test_bad_parameters_are_named(rng, kwargs, match):
         mmd(X, X[:5], **kwargs)
     with pytest.raises(ValueError, match="features"):
         mmd(X, np.ones((3, 3)))
+
+
+def test_cuda_engine_without_device_raises(rng):
+    from kernelkit import config_context
+    from kernelkit._backend import numba_cuda_usable
+
+    if numba_cuda_usable():
+        pytest.skip("a CUDA device (or the simulator) is present")
+    X = rng.normal(size=(20, 2))
+    with config_context(engine="cuda"), pytest.raises(RuntimeError, match="engine='cuda'"):
+        mmd(X, X[:5], bandwidth=1.0)
+
+
+def test_peak_memory_within_budget():
+    import gc
+    import tracemalloc
+
+    from kernelkit import config_context
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(8000, 2))  # the three kernel matrices would take 650 MB
+    Y = rng.normal(size=(3000, 2))
+    gc.collect()
+    with config_context(working_memory=8):
+        tracemalloc.start()
+        value = mmd(X, Y, "laplacian", bandwidth=1.0)
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    assert peak < 2 * 8 + 16, peak
+    assert 0 <= value < 0.1  # same distribution: a small discrepancy

@@ -66,6 +66,35 @@ class _WithConfig:
             return self.function(*args, **kwargs)
 
 
+def carry_config(function):
+    """``function`` wrapped to run under the kernelkit configuration in force now.
+
+    For task graphs built here and run elsewhere (Dask), where :func:`delayed`
+    does not apply.
+
+    Parameters
+    ----------
+    function : callable
+        Picklable callable.
+
+    Returns
+    -------
+    wrapped : callable
+        Picklable; calls ``function`` inside :func:`kernelkit.config_context`
+        with the captured settings.
+
+    Examples
+    --------
+    >>> from kernelkit import config_context, get_config
+    >>> from kernelkit._utils._parallel import carry_config
+    >>> with config_context(engine="numpy"):
+    ...     engine = carry_config(lambda: get_config()["engine"])
+    >>> engine()
+    'numpy'
+    """
+    return _WithConfig(function, get_config())
+
+
 def delayed(function):
     """:func:`joblib.delayed` that carries the caller's kernelkit configuration to the worker.
 
@@ -100,7 +129,7 @@ def delayed(function):
     """
 
     def make_task(*args, **kwargs):
-        return joblib.delayed(_WithConfig(function, get_config()))(*args, **kwargs)
+        return joblib.delayed(carry_config(function))(*args, **kwargs)
 
     return make_task
 

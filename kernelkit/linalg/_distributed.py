@@ -4,8 +4,9 @@ For data that does not fit one machine: ``X`` is a Dask array chunked by rows
 (for example loaded with ``dask.array.from_zarr`` on a cluster); Z and the
 right-hand side are small and are sent once to every worker. Each partition
 computes its rows with the local :class:`~kernelkit.KernelOperator` (so the
-CPU engine's threads and memory budget apply on every worker), and Dask
-schedules the partitions. Results never depend on the number of workers: the
+CPU engine's threads and the caller's memory budget and engine apply on every
+worker), and Dask schedules the partitions. Results never depend on the
+number of workers: the
 transposed product adds the partitions' partial sums with Dask's own tree
 reduction (``sum``), whose shape depends on the number of partitions only.
 """
@@ -14,6 +15,7 @@ from functools import partial
 
 import numpy as np
 
+from .._utils._parallel import carry_config
 from .._utils._sklearn_compat import validate_params
 from .._utils._validation import check_points, check_same_features, check_vector_block
 from ..kernels import make_kernel
@@ -119,9 +121,10 @@ def kernel_matmat(kernel, X, Z, V, *, bandwidth=None):
     vector = V.ndim == 1
     V2 = V.reshape(-1, 1) if vector else V
     # The kernel is bound with partial, not passed as a blockwise keyword: on a distributed
-    # cluster the keyword arrived as the first positional argument.
+    # cluster the keyword arrived as the first positional argument. The tasks run under the
+    # caller's configuration (budget, engine), wherever Dask runs them.
     out = da.blockwise(
-        partial(_rows_product, kernel),
+        carry_config(partial(_rows_product, kernel)),
         "ik",
         X,
         "if",
@@ -182,7 +185,7 @@ def kernel_rmatmat(kernel, X, Z, U, *, bandwidth=None):
     vector = U.ndim == 1
     U2 = (U[:, None] if vector else U).rechunk((X.chunks[0], -1)).astype(dtype)
     partials = da.blockwise(
-        partial(_rows_rproduct, kernel),
+        carry_config(partial(_rows_rproduct, kernel)),
         "bjk",
         X,
         "bf",

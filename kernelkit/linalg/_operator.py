@@ -389,7 +389,11 @@ class KernelOperator(LinearOperator):
 
     def _engine_and_workers(self, *arrays):
         engine = select_engine(self.X, *arrays)
-        return engine, (self._n_threads() if engine == "cpu" else 1)
+        if engine != "cpu":
+            return engine, 1
+        if self.kernel.radial:
+            self._prepare()  # once, before the workers need it
+        return engine, self._n_threads()
 
     def _dense_rows(self, rs, out=None):
         """K[rs, :], its tiles computed on the CPU engine's threads (into ``out`` if given)."""
