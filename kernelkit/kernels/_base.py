@@ -4,6 +4,8 @@ Kernels are value objects that compute blocks K(A, B) and diagonals; every
 product over more than one block goes through :class:`kernelkit.KernelOperator`.
 """
 
+import inspect
+
 import numpy as np
 
 from .._backend import get_namespace
@@ -139,6 +141,15 @@ class Kernel:
 
     def __init__(self, bandwidth=1.0):
         self.bandwidth = bandwidth
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # An override keeps the base contract: show it (help(), numpydoc) unless the
+        # subclass documents its own.
+        for name, attr in vars(cls).items():
+            base = getattr(Kernel, name, None)
+            if inspect.isfunction(attr) and attr.__doc__ is None and base is not None:
+                attr.__doc__ = base.__doc__
 
     # -- parameters -------------------------------------------------------
     #: constructor arguments, in order: what get_params, repr and equality see
