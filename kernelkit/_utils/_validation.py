@@ -7,6 +7,7 @@ argument; they never modify their inputs and never change a floating dtype.
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import check_array
 
 from .._backend import get_namespace
@@ -23,16 +24,32 @@ def check_points(X, name="X", *, dtype=FLOAT_DTYPES, allow_nan=False, min_sample
     xp = get_namespace(X)
     if xp is not np:
         return _check_device_points(X, name, xp, allow_nan=allow_nan, min_samples=min_samples)
-    if hasattr(X, "dtype") and np.issubdtype(np.asarray(X).dtype, np.complexfloating):
+    kind = getattr(getattr(X, "dtype", None), "kind", None)
+    if kind == "c":
         raise TypeError(f"{name} must be real-valued; got complex dtype {X.dtype}.")
-    return check_array(
-        X,
-        dtype=dtype,
-        ensure_all_finite="allow-nan" if allow_nan else True,
-        ensure_min_samples=min_samples,
-        input_name=name,
-        copy=copy,
-    )
+    ndim = getattr(X, "ndim", None)
+    if ndim is not None and ndim != 2 and not sp.issparse(X):
+        hint = f" (one feature: {name}.reshape(-1, 1))" if ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got ndim={ndim}{hint}.")
+    if ndim == 2 and X.shape[0] < min_samples:
+        raise ValueError(
+            f"{name} has {X.shape[0]} sample(s) (shape {tuple(X.shape)}); at least "
+            f"{min_samples} needed."
+        )
+    try:
+        return check_array(
+            X,
+            dtype=dtype,
+            ensure_all_finite="allow-nan" if allow_nan else True,
+            ensure_min_samples=min_samples,
+            input_name=name,
+            copy=copy,
+        )
+    except ValueError as exc:
+        if name in str(exc):
+            raise
+        # scikit-learn's messages for strings, ragged lists and the like omit the name.
+        raise ValueError(f"{name}: {exc}") from exc
 
 
 def _check_device_points(X, name, xp, *, allow_nan, min_samples):
