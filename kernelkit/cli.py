@@ -152,7 +152,30 @@ def _demo(quick):
     return 0
 
 
+def _positive_int(text):
+    """argparse type: an integer >= 1 (a zero or negative count has no meaning here)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
+
+
 def main(argv=None):
+    """Run ``python -m kernelkit``.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        Command-line arguments (without the program name); ``None`` reads ``sys.argv``.
+
+    Returns
+    -------
+    status : int
+        Exit status, 0 on success. Invalid arguments exit through argparse with status 2.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m kernelkit",
         description=__doc__,
@@ -162,9 +185,9 @@ def main(argv=None):
     demo = sub.add_parser("demo", help="fit EigenPro on Fashion-MNIST and compare with Nystroem")
     demo.add_argument("--quick", action="store_true", help="10000 training images")
     bench = sub.add_parser("bench", help="quick kernel-product benchmark")
-    bench.add_argument("--n", type=int, default=10000)
-    bench.add_argument("--d", type=int, default=32)
-    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--n", type=_positive_int, default=10000, help="points (>= 1)")
+    bench.add_argument("--d", type=_positive_int, default=32, help="features (>= 1)")
+    bench.add_argument("--repeats", type=_positive_int, default=3, help="timed runs (>= 1)")
     sub.add_parser("info", help="versions, engines, threads and GPU")
     args = parser.parse_args(argv)
     if args.command == "info":

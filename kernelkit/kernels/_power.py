@@ -41,7 +41,27 @@ def _matern_power(bandwidth, nu, alpha, n_features):
 
 
 def min_power(kernel, n_features):
-    """Smallest admissible power α (exclusive for Matérn, inclusive 1/2 otherwise)."""
+    """Smallest admissible power α (exclusive for Matérn, inclusive 1/2 otherwise).
+
+    Parameters
+    ----------
+    kernel : Kernel
+        The kernel whose power kernel is wanted.
+    n_features : int
+        Dimension d of the data.
+
+    Returns
+    -------
+    alpha_min : float
+        d/(1 + d) for the Laplacian, d/(2ν + d) for Matérn kernels, 1/2 otherwise.
+
+    Examples
+    --------
+    >>> from kernelkit import Gaussian, Laplacian
+    >>> from kernelkit.kernels import min_power
+    >>> min_power(Gaussian(1.0), 3), min_power(Laplacian(1.0), 3)
+    (0.5, 0.75)
+    """
     if isinstance(kernel, Laplacian):
         return n_features / (1.0 + n_features)
     if isinstance(kernel, (Matern, GeneralMatern)):
