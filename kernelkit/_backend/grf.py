@@ -341,7 +341,7 @@ def walk_cpu(node0, node1, n_walks, key, indptr, indices, cum, mult, f, p_halt, 
     walk_blocks = _walk_blocks_serial if serial else _walk_blocks_parallel
     # Any cut of the rows gives the same values; ~8 blocks per thread balance the load.
     per_block = n_rows if serial else max(64, -(-n_rows // (8 * numba.get_num_threads())))
-    bounds = np.unique(np.r_[np.arange(node0, node1, per_block), node1]).astype(np.int64)
+    bounds = np.append(np.arange(node0, node1, per_block, dtype=np.int64), np.int64(node1))
     # A slot per block sized for the deposits it will most likely make (one pass); the
     # rare block that overflows is walked again, alone, in a slot of the exact size.
     n_dep = np.diff(bounds) * n_walks
