@@ -14,6 +14,8 @@ Sections (``--section``, default all):
   fit time (both feature matrices), ns per deposit, nnz per row, the time of one K v and
   its error against ``scipy.sparse.linalg.expm_multiply``; the log-log time exponent;
   Numba on 1 vs 2 threads and against the NumPy reference engine.
+- ``phalt``: ``p_halt="auto"`` against fixed halting probabilities, squared error
+  times work, for diffusion and regularised-Laplacian kernels.
 - ``longrange``: where GRFs lose: diffusion with beta up to 160 on a 2025-node
   triangulated torus mesh, 64 walks, against ``expm_multiply``.
 - ``downstream``: planted partition, 4 classes, mean degree 8, 2% labels: kernel ridge
@@ -28,6 +30,7 @@ import os
 import random
 import sys
 import time
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -330,6 +333,47 @@ def section_scaling(args):
     )
 
 
+def section_phalt(args):
+    """p_halt="auto" against fixed halting probabilities at equal work (karate, ER(100))."""
+    cases = [("diffusion", 1.0), ("diffusion", 3.0), ("diffusion", 10.0),
+             ("regularized_laplacian", 1.0), ("regularized_laplacian", 4.0)]  # fmt: skip
+    fixed = [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9]
+    seeds = range(4 if args.quick else 20)
+    rows = []
+    for gname, A in (("karate", sp.csr_array(karate())), ("ER(100)", erdos_renyi(100, 4, 1))):
+        for kernel, beta in cases:
+            K = exact_graph_kernel(A, kernel, beta=beta)
+
+            def cost(p_halt, kernel=kernel, beta=beta, A=A, K=K):
+                # Mean squared error times expected deposits per walk (1/p): variance x work.
+                fits = [GraphRandomFeatures(kernel, beta=beta, n_walks=16, p_halt=p_halt,
+                                            random_state=s).fit(A) for s in seeds]  # fmt: skip
+                err = np.mean([rel_sq(g.kernel_estimate(), K) for g in fits])
+                return err / fits[0].p_halt_, fits[0].p_halt_
+
+            auto, p_auto = cost("auto")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # large fixed p: infinite variance
+                costs = {p: cost(p)[0] for p in fixed}
+            best = min(costs, key=costs.get)
+            rows.append(
+                {
+                    "graph": gname,
+                    "kernel": f"{kernel} beta={beta:g}",
+                    "auto p_halt_": f"{p_auto:.3f}",
+                    "best fixed p": best,
+                    "auto / best": f"{auto / costs[best]:.2f}",
+                    "0.5 / best": f"{costs[0.5] / costs[best]:.2f}",
+                }
+            )
+    print_table(
+        rows,
+        ["graph", "kernel", "auto p_halt_", "best fixed p", "auto / best", "0.5 / best"],
+        title="Halting probability: squared error x work (1/p), 16 walks, "
+        f"{len(seeds)} seeds; ratios to the best of p in {fixed}",
+    )
+
+
 def section_longrange(args):
     """Where GRFs lose: a long-range kernel on a fine mesh (walks must be ~beta steps long)."""
     rows = []
@@ -476,7 +520,8 @@ def _downstream_large(beta, reg, n=10**5, chunk=200):
 def main():
     def extra(parser):
         parser.add_argument(
-            "--section", choices=["fig2", "baseline", "scaling", "downstream", "longrange"]
+            "--section",
+            choices=["fig2", "baseline", "scaling", "downstream", "longrange", "phalt"],
         )
         parser.add_argument("--max-n", type=int, default=10**5, help="largest scaling size")
         parser.add_argument("--large", action="store_true", help="downstream at N = 1e5 too")
@@ -488,6 +533,7 @@ def main():
         "scaling": section_scaling,
         "downstream": section_downstream,
         "longrange": section_longrange,
+        "phalt": section_phalt,
     }
     for name, fn in sections.items():
         if args.section in (None, name):

@@ -195,7 +195,7 @@ default="diffusion"
                     f"(series radius R={R:.3g}, row-sum bound s={s:.3g}); estimates will have "
                     "heavy tails. Use p_halt < 1 - s^2/R^2, p_halt='auto' or a smaller beta.",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
         return coefficients, f, p_halt
 
