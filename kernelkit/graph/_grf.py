@@ -209,9 +209,11 @@ default="diffusion"
         f_walk = np.ascontiguousarray(f[: nonzero[-1] + 1])
         args = (self.n_walks, int(key), indptr, indices, cum, mult, f_walk, self.p_halt_, uniform)
         n = B.shape[0]
-        n_threads = get_config()["n_threads"]
-        n_threads = None if n_threads is None or n_threads < 0 else n_threads
         n_jobs = effective_n_jobs(self.n_jobs)
+        n_threads = get_config()["n_threads"]
+        if n_threads is None or n_threads < 0:
+            # Several workers on one machine would each start a thread per core.
+            n_threads = None if n_jobs == 1 else max(1, cpu.default_n_threads() // n_jobs)
         cuts = np.linspace(0, n, min(n, n_jobs) + 1).astype(np.int64)
         tasks = [
             (engine, n_threads, int(a), int(b), args)
