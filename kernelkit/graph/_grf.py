@@ -220,7 +220,10 @@ default="diffusion"
             for a, b in zip(cuts[:-1], cuts[1:], strict=True)
             if b > a
         ]
-        parts = parallel_map(_walk_range, tasks, n_jobs=self.n_jobs)
+        if len(tasks) == 1:  # no joblib round trip for the common single-worker case
+            parts = [_walk_range(tasks[0])]
+        else:
+            parts = parallel_map(_walk_range, tasks, n_jobs=self.n_jobs)
         counts = [np.diff(p[0]) for p in parts]
         indptr_out = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.concatenate(counts), out=indptr_out[1:])
