@@ -220,6 +220,7 @@ def test_error_falls_with_walks(graph, kernel, beta):
 
 def test_components_and_isolated_nodes():
     A = weighted_graph()
+    assert np.diag(A).any() and not A[10].any()  # self-loops, and node 10 is isolated
     grf = GraphRandomFeatures(beta=2.0, n_walks=8, random_state=0).fit(A)
     K_hat = grf.kernel_estimate()
     assert np.all(K_hat[:6, 6:] == 0) and np.all(K_hat[6:, :6] == 0)

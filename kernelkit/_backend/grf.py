@@ -33,8 +33,6 @@ import numpy as np
 # kernel's module for its fake one, which a local import would hide.
 from numba import cuda, njit, prange
 
-from . import _cupy_module
-
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -341,7 +339,7 @@ def walk_cpu(node0, node1, n_walks, key, indptr, indices, cum, mult, f, p_halt, 
     walk_blocks = _walk_blocks_serial if serial else _walk_blocks_parallel
     # Any cut of the rows gives the same values; ~8 blocks per thread balance the load.
     per_block = n_rows if serial else max(64, -(-n_rows // (8 * numba.get_num_threads())))
-    bounds = np.unique(np.r_[np.arange(node0, node1, per_block), node1]).astype(np.int64)
+    bounds = np.append(np.arange(node0, node1, per_block, dtype=np.int64), np.int64(node1))
     # A slot per block sized for the deposits it will most likely make (one pass); the
     # rare block that overflows is walked again, alone, in a slot of the exact size.
     n_dep = np.diff(bounds) * n_walks
@@ -447,10 +445,10 @@ def _cuda_kernels():
 def walk_cuda(node0, node1, n_walks, key, indptr, indices, cum, mult, f, p_halt, uniform):
     """Features of start nodes ``node0:node1`` with one GPU thread per walk.
 
-    With NumPy inputs the deposits come back to the host and are summed there
-    in walk order (bit-identical to the other engines). With CuPy inputs
-    everything stays on the device and ``cupyx`` sums the deposits, in an
-    order that makes the last bits differ from the host engines.
+    A first launch counts each walk's deposits, a prefix sum gives every walk
+    its slot, and a second launch (same counter-based draws, so the same walks)
+    writes them. The deposits come back in walk order and are summed on the host
+    exactly as the other engines sum them, so the features are bit-identical.
 
     Parameters
     ----------
@@ -461,7 +459,7 @@ def walk_cuda(node0, node1, n_walks, key, indptr, indices, cum, mult, f, p_halt,
     key : int
         64-bit key of this walk set.
     indptr, indices : ndarray of int64
-        CSR structure of the walk matrix (NumPy or CuPy).
+        CSR structure of the walk matrix.
     cum, mult : ndarray of float64
         Per-edge cumulative sampling fractions and load multipliers.
     f : ndarray of float64
@@ -474,54 +472,31 @@ def walk_cuda(node0, node1, n_walks, key, indptr, indices, cum, mult, f, p_halt,
     Returns
     -------
     indptr, indices, data : ndarray
-        CSR pieces of the feature rows (a ``cupyx`` CSR matrix for CuPy inputs).
+        CSR pieces of the ``node1 - node0`` feature rows (sorted columns).
     """
-    cp = _cupy_module()
-    on_device = cp is not None and isinstance(indptr, cp.ndarray)
     lengths, deposits = _cuda_kernels()
     n_total = (node1 - node0) * n_walks
     threads = 32 if _simulated() else 256
     blocks = max(1, math.ceil(n_total / threads))
-    if on_device:
-        dev = [indptr, indices, cum, mult, cp.asarray(f)]
-        lens = cp.empty(n_total, dtype=np.int64)
-    else:
-        dev = [cuda.to_device(np.ascontiguousarray(a)) for a in (indptr, indices, cum, mult, f)]
-        lens = cuda.device_array(n_total, dtype=np.int64)
+    dev = [cuda.to_device(np.ascontiguousarray(a)) for a in (indptr, indices, cum, mult, f)]
     d_indptr, d_indices, d_cum, d_mult, d_f = dev
+    lens = cuda.device_array(n_total, dtype=np.int64)
     common = (node0 * n_walks, n_total, n_walks, np.uint64(key), d_indptr, d_indices, d_cum)
     with warnings.catch_warnings():
         # The simulator runs the uint64 hash on NumPy scalars, which warn on the wrap-around
         # that the hash relies on; compiled code wraps silently.
         warnings.simplefilter("ignore", RuntimeWarning)
         lengths[blocks, threads](*common, float(p_halt), bool(uniform), f.size, lens)
-        if on_device:
-            offsets = cp.zeros(n_total + 1, dtype=np.int64)
-            cp.cumsum(lens, out=offsets[1:])
-            total = int(offsets[-1])
-            out_col = cp.empty(total, dtype=np.int64)
-            out_val = cp.empty(total, dtype=np.float64)
-        else:
-            offsets = np.zeros(n_total + 1, dtype=np.int64)
-            np.cumsum(lens.copy_to_host(), out=offsets[1:])
-            total = int(offsets[-1])
-            out_col = cuda.device_array(total, dtype=np.int64)
-            out_val = cuda.device_array(total, dtype=np.float64)
-            offsets = cuda.to_device(offsets)
+        host_lens = lens.copy_to_host()
+        offsets = np.zeros(n_total + 1, dtype=np.int64)
+        np.cumsum(host_lens, out=offsets[1:])
+        out_col = cuda.device_array(int(offsets[-1]), dtype=np.int64)
+        out_val = cuda.device_array(int(offsets[-1]), dtype=np.float64)
         deposits[blocks, threads](
-            *common, d_mult, d_f, float(p_halt), bool(uniform), offsets, out_col, out_val
-        )
-    if on_device:
-        import cupyx.scipy.sparse as cusp
-
-        rows = cp.repeat(cp.arange(node1 - node0, dtype=np.int64), n_walks)
-        rows = cp.repeat(rows, lens)
-        coo = cusp.coo_matrix(
-            (out_val / n_walks, (rows, out_col)), shape=(node1 - node0, indptr.size - 1)
-        )
-        return coo.tocsr()
-    walk_rows = np.repeat(np.arange(node0, node1, dtype=np.int64), n_walks)
-    rows = np.repeat(walk_rows, lens.copy_to_host())
+            *common, d_mult, d_f, float(p_halt), bool(uniform), cuda.to_device(offsets),
+            out_col, out_val,
+        )  # fmt: skip
+    rows = np.repeat(np.repeat(np.arange(node0, node1, dtype=np.int64), n_walks), host_lens)
     return _reduce_in_walk_order(
         rows,
         out_col.copy_to_host(),

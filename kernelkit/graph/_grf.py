@@ -195,7 +195,7 @@ default="diffusion"
                     f"(series radius R={R:.3g}, row-sum bound s={s:.3g}); estimates will have "
                     "heavy tails. Use p_halt < 1 - s^2/R^2, p_halt='auto' or a smaller beta.",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
         return coefficients, f, p_halt
 
@@ -209,16 +209,21 @@ default="diffusion"
         f_walk = np.ascontiguousarray(f[: nonzero[-1] + 1])
         args = (self.n_walks, int(key), indptr, indices, cum, mult, f_walk, self.p_halt_, uniform)
         n = B.shape[0]
-        n_threads = get_config()["n_threads"]
-        n_threads = None if n_threads is None or n_threads < 0 else n_threads
         n_jobs = effective_n_jobs(self.n_jobs)
+        n_threads = get_config()["n_threads"]
+        if n_threads is None or n_threads < 0:
+            # Several workers on one machine would each start a thread per core.
+            n_threads = None if n_jobs == 1 else max(1, cpu.default_n_threads() // n_jobs)
         cuts = np.linspace(0, n, min(n, n_jobs) + 1).astype(np.int64)
         tasks = [
             (engine, n_threads, int(a), int(b), args)
             for a, b in zip(cuts[:-1], cuts[1:], strict=True)
             if b > a
         ]
-        parts = parallel_map(_walk_range, tasks, n_jobs=self.n_jobs)
+        if len(tasks) == 1:  # no joblib round trip for the common single-worker case
+            parts = [_walk_range(tasks[0])]
+        else:
+            parts = parallel_map(_walk_range, tasks, n_jobs=self.n_jobs)
         counts = [np.diff(p[0]) for p in parts]
         indptr_out = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.concatenate(counts), out=indptr_out[1:])

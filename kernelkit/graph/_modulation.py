@@ -356,7 +356,7 @@ def choose_p_halt(f, R, s):
                 f"estimate a finite variance (series radius {R:.3g}, row-sum bound {s:.3g}); "
                 "using p_halt=0.5. Reduce beta (or rescale the graph).",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
             return 0.5
         lo = lo
