@@ -205,9 +205,9 @@ class SampledGaussianOperator(LinearOperator):
         else:
             H, found_work, _ = lsh_heavy(base, radius, tau, stats["n_heavy"][t], self._rng)
             self.heavy_search_ = "lsh"
-        row_light, col_light, self.recall_, check_work = light_statistics(base, rows, H, tau)
+        row_light, largest, self.recall_, check_work = light_statistics(base, rows, H, tau)
         evaluated += found_work + check_work
-        F, lam = light_bounds(row_light, col_light, n)
+        F, lam = light_bounds(row_light, largest, n, m)
         s = sample_size(F, lam, m, self.eps, self.delta / 2, frozen=frozen)
         total = evaluated + min(s, m) * n
         reason = self._unprofitable(total, exact_work)
@@ -366,23 +366,24 @@ class SampledGaussianOperator(LinearOperator):
         v, R = variance_and_range(F, lam, m_rest, frozen=False)
         allowed = self.eps * norm
         s = required_samples(v * rest_norm**2, R * rest_norm, allowed, self.delta / 2)
-        light, v_seen = self._light_draw(rest, p, s)
-        # The drawn columns' own second moment guards against a pilot that missed mass.
+        light, v_seen, r_seen = self._light_draw(rest, p, s)
+        # The drawn columns' own second moment and largest term guard against a
+        # pilot that under-estimated the light mass.
         needed = required_samples(
             max(v * rest_norm**2, _EMPIRICAL_MARGIN * v_seen),
-            R * rest_norm,
+            max(R * rest_norm, _EMPIRICAL_MARGIN * r_seen),
             allowed,
             self.delta / 2,
         )
         if needed > s:
-            more, _ = self._light_draw(rest, p, needed - s)
+            more, _, _ = self._light_draw(rest, p, needed - s)
             light = (s * light + (needed - s) * more) / needed
             s = needed
         self.n_light_samples_ = int(s)
         return y + light
 
     def _light_draw(self, x, p, s):
-        """Mean of s importance-weighted light columns, and their second moment."""
+        """Mean of s importance-weighted light columns, their second moment and largest term."""
         n, m = self.shape
         cols, counts = np.unique(self._rng.choice(m, size=s, p=p), return_counts=True)
         weights = x[cols] * counts / (s * p[cols])
@@ -397,5 +398,5 @@ class SampledGaussianOperator(LinearOperator):
         full[cols] = weights
         y -= self._H @ full
         light_sq = np.maximum(col_sq - self._H_colsq[cols], 0.0)
-        v_seen = float(np.sum(counts * light_sq * (x[cols] / p[cols]) ** 2)) / s
-        return y, v_seen
+        term_sq = light_sq * (x[cols] / p[cols]) ** 2
+        return y, float(np.sum(counts * term_sq)) / s, float(np.sqrt(term_sq.max()))
