@@ -166,7 +166,7 @@ def main():
         for n in sizes:
             X, Z = make(n)
             x = np.random.default_rng(1).normal(size=len(X if Z is None else Z))
-            fit = _fit(*zip(*exact_pts)) if len(exact_pts) >= 2 else (2.0, np.log(1e-9))
+            fit = _fit(*zip(*exact_pts, strict=True)) if len(exact_pts) >= 2 else (2.0, np.log(1e-9))
             row = run_case(name, X, Z, x, args, fit)
             if "note" not in row:
                 exact_pts.append((n, row["exact (s)"]))
@@ -174,7 +174,7 @@ def main():
             print(f"# {name} n={n}: done", file=sys.stderr, flush=True)
         print_table(rows, columns, title=f"{name}, eps={EPS}, delta=0.01")
         ns = [r["n"] for r in rows]
-        e_slope, e_icpt = _fit(*zip(*exact_pts)) if len(exact_pts) >= 2 else (np.nan, np.nan)
+        e_slope, e_icpt = _fit(*zip(*exact_pts, strict=True)) if len(exact_pts) >= 2 else (np.nan, np.nan)
         f_slope, f_icpt = _fit(ns, [r["first (s)"] for r in rows])
         l_slope, _ = _fit(ns, [r["later (s)"] for r in rows])
         cross = np.exp((f_icpt - e_icpt) / (e_slope - f_slope)) if e_slope > f_slope else np.nan

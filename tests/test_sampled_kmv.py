@@ -101,7 +101,9 @@ def test_two_hundred_seeds_at_least_99_percent_within_eps():
     ok = 0
     for seed in range(200):
         rng = np.random.default_rng(seed)
-        op = SampledGaussianOperator(X, bandwidth=1.0, eps=EPS, fallback="never", random_state=seed)
+        op = SampledGaussianOperator(
+            X, bandwidth=1.0, eps=EPS, fallback="never", random_state=seed
+        )
         x = rng.normal(size=500) if seed % 2 else rng.standard_t(1.5, size=500)
         ok += rel_err(op @ x, K, x) <= EPS
     assert ok >= 198

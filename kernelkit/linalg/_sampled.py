@@ -30,6 +30,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 from sklearn.utils import check_random_state
 
+from .._backend import get_namespace
 from .._utils._validation import check_positive_scalar, check_vector_block
 from ._budget import budget_bytes
 from ._operator import KernelOperator
@@ -170,6 +171,11 @@ class SampledGaussianOperator(LinearOperator):
             raise ValueError("bandwidth must be given (a float > 0, 'median' or 'scale').")
         if not isinstance(bandwidth, str):
             check_positive_scalar(bandwidth, "bandwidth")
+        if get_namespace(X, Z) is not np:
+            raise TypeError(
+                "SampledGaussianOperator runs on the CPU: pass NumPy arrays for X and Z "
+                "(cupy.asnumpy), or use KernelOperator for exact products on the GPU."
+            )
         self._base = KernelOperator("gaussian", X, Z, bandwidth=bandwidth)
         self.kernel_ = self._base.kernel
         self.bandwidth_ = float(self.kernel_.bandwidth)

@@ -103,7 +103,9 @@ def e2lsh_collision(u, width):
     if u <= 0:
         return 1.0
     t = width / u
-    return float(1.0 - 2.0 * ndtr(-t) - 2.0 / (math.sqrt(2.0 * math.pi) * t) * (1 - math.exp(-t * t / 2)))
+    return float(
+        1.0 - 2.0 * ndtr(-t) - 2.0 / (math.sqrt(2.0 * math.pi) * t) * (1 - math.exp(-t * t / 2))
+    )
 
 
 def lsh_parameters(n, m, expected_heavy, radius):

@@ -111,7 +111,9 @@ def pilot_statistics(base, rows):
         v = B[ri, cj].astype(np.float64)
         bins = np.searchsorted(taus, v, side="right")
         ri_global = ri + s
-        row_sq += np.bincount(ri_global * nb + bins, weights=v * v, minlength=p * nb).reshape(p, nb)
+        row_sq += np.bincount(ri_global * nb + bins, weights=v * v, minlength=p * nb).reshape(
+            p, nb
+        )
         row_cnt += np.bincount(ri_global * nb + bins, minlength=p * nb).reshape(p, nb)
         below[s : s + len(B)] += m - np.bincount(ri, minlength=len(B))
         head = np.concatenate([head, v])
