@@ -63,10 +63,11 @@ def attention_like(n, m, d=64, *, matches=3, random_state=0):
     return X / 2.75, Z / 2.75
 
 
-def _fit(ns, ts):
-    ns, ts = np.asarray(ns, float), np.asarray(ts, float)
-    if len(ns) < 2:
+def _fit(points):
+    """Exponent and log-intercept of time = e^b n^a over (n, time) points."""
+    if len(points) < 2:
         return np.nan, np.nan
+    ns, ts = np.asarray(points, dtype=float).T
     slope, intercept = np.polyfit(np.log(ns), np.log(ts), 1)
     return float(slope), float(intercept)
 
@@ -166,17 +167,15 @@ def main():
         for n in sizes:
             X, Z = make(n)
             x = np.random.default_rng(1).normal(size=len(X if Z is None else Z))
-            fit = _fit(*zip(*exact_pts, strict=True)) if len(exact_pts) >= 2 else (2.0, np.log(1e-9))
-            row = run_case(name, X, Z, x, args, fit)
+            row = run_case(name, X, Z, x, args, _fit(exact_pts))
             if "note" not in row:
                 exact_pts.append((n, row["exact (s)"]))
             rows.append(row)
             print(f"# {name} n={n}: done", file=sys.stderr, flush=True)
         print_table(rows, columns, title=f"{name}, eps={EPS}, delta=0.01")
-        ns = [r["n"] for r in rows]
-        e_slope, e_icpt = _fit(*zip(*exact_pts, strict=True)) if len(exact_pts) >= 2 else (np.nan, np.nan)
-        f_slope, f_icpt = _fit(ns, [r["first (s)"] for r in rows])
-        l_slope, _ = _fit(ns, [r["later (s)"] for r in rows])
+        e_slope, e_icpt = _fit(exact_pts)
+        f_slope, f_icpt = _fit([(r["n"], r["first (s)"]) for r in rows])
+        l_slope, _ = _fit([(r["n"], r["later (s)"]) for r in rows])
         cross = np.exp((f_icpt - e_icpt) / (e_slope - f_slope)) if e_slope > f_slope else np.nan
         fits.append(
             {
