@@ -211,7 +211,9 @@ class SampledGaussianOperator(LinearOperator):
         else:
             H, found_work, _ = lsh_heavy(base, radius, tau, stats["n_heavy"][t], self._rng)
             self.heavy_search_ = "lsh"
-        row_light, largest, self.recall_, check_work = light_statistics(base, rows, H, tau)
+        row_light, largest, self.recall_, check_work = light_statistics(
+            base, rows, H, tau, stats.pop("blocks")
+        )
         evaluated += found_work + check_work
         F, lam = light_bounds(row_light, largest, n, m)
         s = sample_size(F, lam, m, self.eps, self.delta / 2, frozen=frozen)

@@ -91,7 +91,9 @@ def pilot_statistics(base, rows):
         sum of those, estimated from the pilot rows as the paper defines it for
         square K), ``n_heavy`` (estimated heavy pairs per threshold in
         ``TAUS``), ``row_light`` (p × len(TAUS) light squared mass per pilot
-        row) and ``evaluated`` (kernel values computed).
+        row), ``evaluated`` (kernel values computed) and ``blocks`` (the
+        pilot's kernel rows as ``(start, block)`` pairs when they fit in half of
+        ``working_memory``, for :func:`light_statistics`; else ``None``).
     """
     n, m = base.shape
     p = len(rows)
@@ -104,8 +106,12 @@ def pilot_statistics(base, rows):
     head = np.zeros(0)
     total = 0.0
     step = block_rows(m, base.dtype.itemsize, buffers=3, n_rows=p)
+    keep = p * m * base.dtype.itemsize <= budget_bytes() // 2
+    blocks = [] if keep else None
     for s in range(0, p, step):
         B = sub_operator(base, rows[s : s + step]).to_dense()
+        if keep:
+            blocks.append((s, B))
         total += float(B.sum(dtype=np.float64))
         ri, cj = np.nonzero(B >= FLOOR)
         v = B[ri, cj].astype(np.float64)
@@ -130,6 +136,7 @@ def pilot_statistics(base, rows):
         "n_heavy": heavy_rows.sum(axis=0)[order] * (n / p),
         "row_light": light_rows[:, order],
         "evaluated": p * m,
+        "blocks": blocks,
     }
 
 
@@ -289,7 +296,7 @@ def choose_threshold(stats, n, m, eps, delta, itemsize, *, frozen):
     return best
 
 
-def light_statistics(base, rows, H, tau):
+def light_statistics(base, rows, H, tau, blocks=None):
     """Exact light masses of the pilot rows once the heavy matrix H is built.
 
     L = K - H on the pilot rows, so pairs the LSH missed count as light.
@@ -304,6 +311,9 @@ def light_statistics(base, rows, H, tau):
         Heavy entries found.
     tau : float
         The threshold H was built for.
+    blocks : list of (int, ndarray) or None, default=None
+        The pilot rows' kernel blocks kept by :func:`pilot_statistics`
+        (overwritten); ``None`` computes them again.
 
     Returns
     -------
@@ -321,16 +331,21 @@ def light_statistics(base, rows, H, tau):
     row_light = np.zeros(p)
     largest = 0.0
     found = present = 0
-    step = block_rows(m, base.dtype.itemsize, buffers=4, n_rows=p)
-    for s in range(0, p, step):
-        r = rows[s : s + step]
-        B = sub_operator(base, r).to_dense()
+    evaluated = 0
+    if blocks is None:
+        step = block_rows(m, base.dtype.itemsize, buffers=3, n_rows=p)
+        blocks = (
+            (s, sub_operator(base, rows[s : s + step]).to_dense()) for s in range(0, p, step)
+        )
+        evaluated = p * m
+    for s, B in blocks:
+        r = rows[s : s + len(B)]
         present += int(np.count_nonzero(B >= tau))
-        Hr = H[r]
+        Hr = H[r].tocoo()
         found += Hr.nnz
-        B -= Hr.toarray()
+        B[Hr.row, Hr.col] -= Hr.data
         largest = max(largest, float(np.abs(B).max()))
         B *= B
         row_light[s : s + len(r)] = B.sum(axis=1)
     recall = found / present if present else 1.0
-    return row_light, largest, min(recall, 1.0), p * m
+    return row_light, largest, min(recall, 1.0), evaluated
