@@ -266,17 +266,26 @@ def test_linear_operator_interface(d3):
     assert op.dot(x).shape == (len(X),)
 
 
+def attention_data(n_keys, n_queries, rng):
+    """Keys of norm 4 (as after a layer norm) in clustered directions; queries near keys."""
+    K = clustered(n_keys, 16, spread=0.2, random_state=0)
+    K -= K.mean(axis=0)
+    K *= 4.0 / np.linalg.norm(K, axis=1, keepdims=True)
+    Q = K[rng.integers(0, n_keys, size=n_queries)] + 0.05 * rng.normal(size=(n_queries, 16))
+    return Q, K
+
+
 def test_softmax_attention_matches_exact_softmax():
     rng = np.random.default_rng(0)
-    K = clustered(2000, 16, spread=0.2, random_state=0) / 3
-    Q = K[rng.integers(0, 2000, size=1500)] + 0.05 * rng.normal(size=(1500, 16))
+    Q, K = attention_data(2000, 1500, rng)
     V = rng.normal(size=(2000, 3))
     exact = softmax(Q @ K.T, axis=1) @ V
     out = softmax_attention(Q, K, V, eps=EPS, random_state=0, fallback="exact")
     np.testing.assert_allclose(out, exact, atol=1e-10)
     out = softmax_attention(Q, K, V[:, 0], eps=EPS, random_state=0, fallback="never")
     assert out.shape == (1500,)
-    assert np.abs(out - exact[:, 0]).max() <= 0.1 * np.abs(V).max()
+    error = np.abs(out - exact[:, 0])
+    assert 1e-12 < error.max() <= 0.05 * np.abs(V).max()  # sampled, and close
     with pytest.raises(ValueError, match="V must have 2000 rows"):
         softmax_attention(Q, K, V[:5])
     with pytest.raises(ValueError, match="eps"):
