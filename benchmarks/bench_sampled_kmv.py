@@ -144,7 +144,7 @@ def run_case(name, X, Z, x, args, exact_anchor):
     row["first x"] = row["exact (s)"] / row["first (s)"]
     row["later x"] = row["exact (s)"] / row["later (s)"]
     if y_exact is not None:
-        row["err/|x|"] = float(np.linalg.norm(y - y_exact) / np.linalg.norm(x))
+        row["err/‖x‖"] = float(np.linalg.norm(y - y_exact) / np.linalg.norm(x))
     row["c"] = op.sparsity_
     row["strategy"] = op.strategy_
     row["heavy/row"] = op.n_heavy_pairs_ / n
@@ -182,7 +182,7 @@ def main():
     }
     columns = [
         "data", "n", "exact (s)", "KernelOperator (s)", "first (s)", "later (s)",
-        "first x", "later x", "err/|x|", "c", "strategy", "heavy/row", "s", "work",
+        "first x", "later x", "err/‖x‖", "c", "strategy", "heavy/row", "s", "work",
         "kd trunc (s)", "trunc err", "KDE(1) (s)", "KDE/exact(1)", "note",
     ]  # fmt: skip
     fits = []

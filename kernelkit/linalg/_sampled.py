@@ -2,7 +2,9 @@
 
 An implementation of Indyk, Kapralov, Sheth and Wagner, "Improved algorithms
 for kernel matrix-vector multiplication under sparsity assumptions" (ICLR
-2025, arXiv 2507.23539). The paper's algorithm, and what is done here:
+2025, arXiv 2507.23539). The paper's steps (as its abstract and reviews
+describe them; its Algorithms 1-3 were not accessible here), and what is done
+here:
 
 1. Large coordinates of x are handled exactly (the paper's first step): a
    column whose importance weight would make the sampler draw it at least
