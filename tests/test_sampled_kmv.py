@@ -101,26 +101,31 @@ def test_two_hundred_seeds_at_least_99_percent_within_eps():
     ok = 0
     for seed in range(200):
         rng = np.random.default_rng(seed)
-        op = SampledGaussianOperator(X, bandwidth=1.0, eps=EPS, fallback="never", random_state=seed)
+        op = SampledGaussianOperator(
+            X, bandwidth=1.0, eps=EPS, fallback="never", random_state=seed
+        )
         x = rng.normal(size=500) if seed % 2 else rng.standard_t(1.5, size=500)
         ok += rel_err(op @ x, K, x) <= EPS
     assert ok >= 198
 
 
-def test_light_estimate_is_unbiased(d8):
-    X, K = d8
-    op = SampledGaussianOperator(X, bandwidth=1.0, eps=0.3, fallback="never", random_state=0)
+def test_light_estimate_is_unbiased(d3):
+    X, K = d3
+    # A loose eps gives a large threshold, hence a light part worth estimating.
+    op = SampledGaussianOperator(X, bandwidth=1.0, eps=1.0, fallback="never", random_state=0)
     x = np.random.default_rng(2).normal(size=len(X))
     light = K @ x - op._H @ x
-    p = np.full(len(X), 1.0 / len(X))
-    draws = np.array([op._light_draw(x, p, 40)[0] for _ in range(300)])
+    p = 0.9 * x**2 / (x @ x) + 0.1 / len(x)  # the operator's importance distribution
+    p /= p.sum()
+    draws = np.array([op._light_draw(x, p, 100)[0] for _ in range(300)])
     rng = np.random.default_rng(3)
     directions = [light / np.linalg.norm(light), *rng.normal(size=(3, len(X)))]
-    for u in directions:
+    for k, u in enumerate(directions):
         proj = draws @ u
         se = proj.std(ddof=1) / np.sqrt(len(proj))
         assert abs(proj.mean() - light @ u) <= 4 * se
-    assert np.linalg.norm(light) > 0.1  # the light part is not trivially zero
+        if k == 0:  # the test has power: an estimator biased to zero would fail it
+            assert 4 * se < 0.5 * np.linalg.norm(light)
 
 
 def test_kdtree_heavy_set_is_the_threshold_set(d3):
@@ -261,17 +266,26 @@ def test_linear_operator_interface(d3):
     assert op.dot(x).shape == (len(X),)
 
 
+def attention_data(n_keys, n_queries, rng):
+    """Keys of norm 4 (as after a layer norm) in clustered directions; queries near keys."""
+    K = clustered(n_keys, 16, spread=0.2, random_state=0)
+    K -= K.mean(axis=0)
+    K *= 4.0 / np.linalg.norm(K, axis=1, keepdims=True)
+    Q = K[rng.integers(0, n_keys, size=n_queries)] + 0.05 * rng.normal(size=(n_queries, 16))
+    return Q, K
+
+
 def test_softmax_attention_matches_exact_softmax():
     rng = np.random.default_rng(0)
-    K = clustered(2000, 16, spread=0.2, random_state=0) / 3
-    Q = K[rng.integers(0, 2000, size=1500)] + 0.05 * rng.normal(size=(1500, 16))
+    Q, K = attention_data(2000, 1500, rng)
     V = rng.normal(size=(2000, 3))
     exact = softmax(Q @ K.T, axis=1) @ V
     out = softmax_attention(Q, K, V, eps=EPS, random_state=0, fallback="exact")
     np.testing.assert_allclose(out, exact, atol=1e-10)
     out = softmax_attention(Q, K, V[:, 0], eps=EPS, random_state=0, fallback="never")
     assert out.shape == (1500,)
-    assert np.abs(out - exact[:, 0]).max() <= 0.1 * np.abs(V).max()
+    error = np.abs(out - exact[:, 0])
+    assert 1e-12 < error.max() <= 0.05 * np.abs(V).max()  # sampled, and close
     with pytest.raises(ValueError, match="V must have 2000 rows"):
         softmax_attention(Q, K, V[:5])
     with pytest.raises(ValueError, match="eps"):

@@ -2,7 +2,9 @@
 
 An implementation of Indyk, Kapralov, Sheth and Wagner, "Improved algorithms
 for kernel matrix-vector multiplication under sparsity assumptions" (ICLR
-2025, arXiv 2507.23539). The paper's algorithm, and what is done here:
+2025, arXiv 2507.23539). The paper's steps (as its abstract and reviews
+describe them; its Algorithms 1-3 were not accessible here), and what is done
+here:
 
 1. Large coordinates of x are handled exactly (the paper's first step): a
    column whose importance weight would make the sampler draw it at least
@@ -30,6 +32,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 from sklearn.utils import check_random_state
 
+from .._backend import get_namespace
 from .._utils._validation import check_positive_scalar, check_vector_block
 from ._budget import budget_bytes
 from ._operator import KernelOperator
@@ -170,6 +173,11 @@ class SampledGaussianOperator(LinearOperator):
             raise ValueError("bandwidth must be given (a float > 0, 'median' or 'scale').")
         if not isinstance(bandwidth, str):
             check_positive_scalar(bandwidth, "bandwidth")
+        if get_namespace(X, Z) is not np:
+            raise TypeError(
+                "SampledGaussianOperator runs on the CPU: pass NumPy arrays for X and Z "
+                "(cupy.asnumpy), or use KernelOperator for exact products on the GPU."
+            )
         self._base = KernelOperator("gaussian", X, Z, bandwidth=bandwidth)
         self.kernel_ = self._base.kernel
         self.bandwidth_ = float(self.kernel_.bandwidth)
@@ -205,9 +213,11 @@ class SampledGaussianOperator(LinearOperator):
         else:
             H, found_work, _ = lsh_heavy(base, radius, tau, stats["n_heavy"][t], self._rng)
             self.heavy_search_ = "lsh"
-        row_light, col_light, self.recall_, check_work = light_statistics(base, rows, H, tau)
+        row_light, largest, self.recall_, check_work = light_statistics(
+            base, rows, H, tau, stats.pop("blocks")
+        )
         evaluated += found_work + check_work
-        F, lam = light_bounds(row_light, col_light, n)
+        F, lam = light_bounds(row_light, largest, n, m)
         s = sample_size(F, lam, m, self.eps, self.delta / 2, frozen=frozen)
         total = evaluated + min(s, m) * n
         reason = self._unprofitable(total, exact_work)
@@ -366,23 +376,24 @@ class SampledGaussianOperator(LinearOperator):
         v, R = variance_and_range(F, lam, m_rest, frozen=False)
         allowed = self.eps * norm
         s = required_samples(v * rest_norm**2, R * rest_norm, allowed, self.delta / 2)
-        light, v_seen = self._light_draw(rest, p, s)
-        # The drawn columns' own second moment guards against a pilot that missed mass.
+        light, v_seen, r_seen = self._light_draw(rest, p, s)
+        # The drawn columns' own second moment and largest term guard against a
+        # pilot that under-estimated the light mass.
         needed = required_samples(
             max(v * rest_norm**2, _EMPIRICAL_MARGIN * v_seen),
-            R * rest_norm,
+            max(R * rest_norm, _EMPIRICAL_MARGIN * r_seen),
             allowed,
             self.delta / 2,
         )
         if needed > s:
-            more, _ = self._light_draw(rest, p, needed - s)
+            more, _, _ = self._light_draw(rest, p, needed - s)
             light = (s * light + (needed - s) * more) / needed
             s = needed
         self.n_light_samples_ = int(s)
         return y + light
 
     def _light_draw(self, x, p, s):
-        """Mean of s importance-weighted light columns, and their second moment."""
+        """Mean of s importance-weighted light columns, their second moment and largest term."""
         n, m = self.shape
         cols, counts = np.unique(self._rng.choice(m, size=s, p=p), return_counts=True)
         weights = x[cols] * counts / (s * p[cols])
@@ -397,5 +408,5 @@ class SampledGaussianOperator(LinearOperator):
         full[cols] = weights
         y -= self._H @ full
         light_sq = np.maximum(col_sq - self._H_colsq[cols], 0.0)
-        v_seen = float(np.sum(counts * light_sq * (x[cols] / p[cols]) ** 2)) / s
-        return y, v_seen
+        term_sq = light_sq * (x[cols] / p[cols]) ** 2
+        return y, float(np.sum(counts * term_sq)) / s, float(np.sqrt(term_sq.max()))

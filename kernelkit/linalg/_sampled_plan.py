@@ -91,8 +91,9 @@ def pilot_statistics(base, rows):
         sum of those, estimated from the pilot rows as the paper defines it for
         square K), ``n_heavy`` (estimated heavy pairs per threshold in
         ``TAUS``), ``row_light`` (p × len(TAUS) light squared mass per pilot
-        row), ``col_light`` (len(TAUS) × m pilot light squared mass per column)
-        and ``evaluated`` (kernel values computed).
+        row), ``evaluated`` (kernel values computed) and ``blocks`` (the
+        pilot's kernel rows as ``(start, block)`` pairs when they fit in half of
+        ``working_memory``, for :func:`light_statistics`; else ``None``).
     """
     n, m = base.shape
     p = len(rows)
@@ -100,22 +101,26 @@ def pilot_statistics(base, rows):
     nb = len(taus) + 1
     row_sq = np.zeros((p, nb))
     row_cnt = np.zeros((p, nb))
-    col_sq = np.zeros((m, nb))
     below = np.zeros(p)
     k_head = max(1, round(p * max(n, m) / n))
     head = np.zeros(0)
     total = 0.0
     step = block_rows(m, base.dtype.itemsize, buffers=3, n_rows=p)
+    keep = p * m * base.dtype.itemsize <= budget_bytes() // 2
+    blocks = [] if keep else None
     for s in range(0, p, step):
         B = sub_operator(base, rows[s : s + step]).to_dense()
+        if keep:
+            blocks.append((s, B))
         total += float(B.sum(dtype=np.float64))
         ri, cj = np.nonzero(B >= FLOOR)
         v = B[ri, cj].astype(np.float64)
         bins = np.searchsorted(taus, v, side="right")
         ri_global = ri + s
-        row_sq += np.bincount(ri_global * nb + bins, weights=v * v, minlength=p * nb).reshape(p, nb)
+        row_sq += np.bincount(ri_global * nb + bins, weights=v * v, minlength=p * nb).reshape(
+            p, nb
+        )
         row_cnt += np.bincount(ri_global * nb + bins, minlength=p * nb).reshape(p, nb)
-        col_sq += np.bincount(cj * nb + bins, weights=v * v, minlength=m * nb).reshape(m, nb)
         below[s : s + len(B)] += m - np.bincount(ri, minlength=len(B))
         head = np.concatenate([head, v])
         if len(head) > k_head:
@@ -125,34 +130,35 @@ def pilot_statistics(base, rows):
     # Light at taus[t]: bins 0..t (values < taus[t]); entries below FLOOR count as FLOOR.
     light_rows = np.cumsum(row_sq, axis=1)[:, :-1] + (below * FLOOR**2)[:, None]
     heavy_rows = np.cumsum(row_cnt[:, ::-1], axis=1)[:, ::-1][:, 1:]
-    light_cols = np.cumsum(col_sq, axis=1)[:, :-1].T + p * FLOOR**2
     order = np.arange(len(taus))[::-1]  # back to TAUS order (descending)
     return {
         "sparsity": float(sparsity),
         "n_heavy": heavy_rows.sum(axis=0)[order] * (n / p),
         "row_light": light_rows[:, order],
-        "col_light": light_cols[order],
         "evaluated": p * m,
+        "blocks": blocks,
     }
 
 
-def light_bounds(row_light, col_light, n):
-    """Upper confidence bounds on F_L = ||L||_F^2 and Lambda = max_j ||L_j||^2.
+def light_bounds(row_light, largest, n, m):
+    """Upper estimates of F_L = ||L||_F^2 and Lambda = max_j ||L_j||^2.
 
     F_L is n times the mean pilot row mass plus three standard errors, plus
     the largest row mass over p (room for a kind of row the pilot missed).
-    Lambda is the largest pilot column mass scaled by n/p (the max of noisy
-    column estimates over-states the true max, which keeps the bound safe),
-    and never below the average column mass.
+    Lambda is not estimable column by column from a row sample (one pilot
+    entry scaled by n/p is pure noise), so it is taken as four times the
+    larger of the average column mass F_L / m and the square of the largest
+    light entry seen. Both are estimates, not certainties; each product with
+    ``resample=True`` re-checks v and R on the columns it draws.
 
     Parameters
     ----------
     row_light : ndarray of shape (p,) or (p, k)
         Light squared mass of each pilot row (for k thresholds).
-    col_light : ndarray of shape (m,) or (k, m)
-        Light squared mass of each column over the pilot rows.
-    n : int
-        Number of queries.
+    largest : float or ndarray of shape (k,)
+        Largest light entry seen (or its bound, the threshold).
+    n, m : int
+        Shape of K.
 
     Returns
     -------
@@ -163,8 +169,7 @@ def light_bounds(row_light, col_light, n):
     mean = row_light.mean(axis=0)
     sd = row_light.std(axis=0, ddof=1) if p > 1 else mean
     F = n * (mean + 3.0 * sd / math.sqrt(p) + row_light.max(axis=0) / p)
-    m = col_light.shape[-1]
-    lam = np.maximum(col_light.max(axis=-1) * (n / p), F / m)
+    lam = 4.0 * np.maximum(F / m, np.asarray(largest) ** 2)
     return F, lam
 
 
@@ -279,7 +284,7 @@ def choose_threshold(stats, n, m, eps, delta, itemsize, *, frozen):
     samples : int
         Planned light columns at that threshold.
     """
-    F, lam = light_bounds(stats["row_light"], stats["col_light"], n)
+    F, lam = light_bounds(stats["row_light"], TAUS, n, m)
     best = (None, math.inf, 0)
     for t in range(len(TAUS)):
         if stats["n_heavy"][t] * (itemsize + 4) > budget_bytes():
@@ -291,7 +296,7 @@ def choose_threshold(stats, n, m, eps, delta, itemsize, *, frozen):
     return best
 
 
-def light_statistics(base, rows, H, tau):
+def light_statistics(base, rows, H, tau, blocks=None):
     """Exact light masses of the pilot rows once the heavy matrix H is built.
 
     L = K - H on the pilot rows, so pairs the LSH missed count as light.
@@ -306,13 +311,16 @@ def light_statistics(base, rows, H, tau):
         Heavy entries found.
     tau : float
         The threshold H was built for.
+    blocks : list of (int, ndarray) or None, default=None
+        The pilot rows' kernel blocks kept by :func:`pilot_statistics`
+        (overwritten); ``None`` computes them again.
 
     Returns
     -------
     row_light : ndarray of shape (p,)
         ||L_i||^2 per pilot row.
-    col_light : ndarray of shape (m,)
-        sum over pilot rows of L_ij^2 per column.
+    largest : float
+        Largest |L_ij| on the pilot rows.
     recall : float
         Heavy pairs found / heavy pairs present, on the pilot rows (K >= tau).
     evaluated : int
@@ -321,18 +329,23 @@ def light_statistics(base, rows, H, tau):
     n, m = base.shape
     p = len(rows)
     row_light = np.zeros(p)
-    col_light = np.zeros(m)
+    largest = 0.0
     found = present = 0
-    step = block_rows(m, base.dtype.itemsize, buffers=4, n_rows=p)
-    for s in range(0, p, step):
-        r = rows[s : s + step]
-        B = sub_operator(base, r).to_dense()
+    evaluated = 0
+    if blocks is None:
+        step = block_rows(m, base.dtype.itemsize, buffers=3, n_rows=p)
+        blocks = (
+            (s, sub_operator(base, rows[s : s + step]).to_dense()) for s in range(0, p, step)
+        )
+        evaluated = p * m
+    for s, B in blocks:
+        r = rows[s : s + len(B)]
         present += int(np.count_nonzero(B >= tau))
-        Hr = H[r]
+        Hr = H[r].tocoo()
         found += Hr.nnz
-        B -= Hr.toarray()
+        B[Hr.row, Hr.col] -= Hr.data
+        largest = max(largest, float(np.abs(B).max()))
         B *= B
         row_light[s : s + len(r)] = B.sum(axis=1)
-        col_light += B.sum(axis=0)
     recall = found / present if present else 1.0
-    return row_light, col_light, min(recall, 1.0), p * m
+    return row_light, largest, min(recall, 1.0), evaluated
