@@ -335,7 +335,8 @@ _ATTRIBUTES = """\
         Eigenfunctions kept by "kpca" (numerically null directions are dropped).
     n_iter_ : int
         Iterations of the fit's iterative solver: conjugate gradients (the
-        slowest column), or the eigen solver for "kpca"; 0 when none ran.
+        slowest column; for the inverse Laplacian with solver="cg", the inner
+        iterations summed), or the eigen solver for "kpca"; 0 when none ran.
     solver_ : {"direct", "cg"}
         The solver used.
     n_features_in_ : int
