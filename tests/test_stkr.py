@@ -217,7 +217,7 @@ def test_precomputed_dense_and_sparse_equal_the_kernel(data):
     for matrix in (K, sp.csr_matrix(K)):
         model = STKRRegressor(kernel="precomputed", tol=1e-12).fit(matrix, ys)
         np.testing.assert_allclose(model.predict(K_new), ref.predict(X_new), atol=1e-8)
-    assert model.solver_ == "cg"
+    assert model.solver_ == "direct"
 
 
 def test_multi_output_float32_and_inputs_unmodified(data):

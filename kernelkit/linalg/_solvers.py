@@ -168,8 +168,9 @@ def top_eigenpairs(A, k, *, method="auto", dense=None, tol=0.0, maxiter=None, ra
     dense : callable, default=None
         Returns the n×n matrix for "dense"; by default ``A @ I``.
     tol : float, default=0.0
-        Tolerance of the iterative methods (0: machine precision for
-        ARPACK, ``n·sqrt(eps)`` relative residual for LOBPCG).
+        Tolerance of the iterative methods: relative accuracy of the
+        eigenvalues for ARPACK (0: machine precision), residual norm for LOBPCG
+        (0: ``n·sqrt(eps)``).
     maxiter : int, default=None
         Iteration limit of the iterative methods (``None``: SciPy's for
         ARPACK, 500 for LOBPCG).

@@ -6,7 +6,6 @@ The public classes and their docstrings are in ``_stkr``; the numerics in ``_stk
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -136,9 +135,9 @@ class _BaseSTKR(BaseEstimator):
             return "direct"
         if self.solver != "auto":
             return self.solver
-        sparse = self._precomputed and sp.issparse(self.X_fit_)
-        fits = _DIRECT_BLOCKS * N * n * itemsize <= _DIRECT_BYTES
-        return "direct" if fits and not sparse else "cg"
+        # Sparse kernels too: "cg" nests a CG per product with M⁻¹ for the inverse Laplacian,
+        # so the propagated N×n block is cheaper whenever it fits.
+        return "direct" if _DIRECT_BLOCKS * N * n * itemsize <= _DIRECT_BYTES else "cg"
 
     # -- the fit ---------------------------------------------------------------
     def _fit(self, X, Y, labeled, X_unlabeled):
@@ -290,8 +289,9 @@ Kernel or callable, default="gaussian"
     solver : {"auto", "direct", "cg"}, default="auto"
         "direct" propagates the n labeled kernel columns and factors the n×n
         system (memory O(N·n)); "cg" runs conjugate gradients with O(N·c)
-        memory. "auto" takes "direct" when its N×n blocks fit in 1 GiB and the
-        kernel is not sparse. Ignored by "kpca".
+        memory (for the inverse Laplacian it nests a CG for every product with
+        M⁻¹ and costs far more products). "auto" takes "direct" when its N×n
+        blocks fit in 1 GiB. Ignored by "kpca".
     eigen_solver : {"auto", "dense", "arpack", "lobpcg"}, default="auto"
         How eigenvalues of G/N are computed (λ₁ for the unnormalised inverse
         Laplacian, the top d pairs for "kpca"): dense ``eigh`` (N×N values),
@@ -335,7 +335,8 @@ _ATTRIBUTES = """\
         Eigenfunctions kept by "kpca" (numerically null directions are dropped).
     n_iter_ : int
         Iterations of the fit's iterative solver: conjugate gradients (the
-        slowest column), or the eigen solver for "kpca"; 0 when none ran.
+        slowest column; for the inverse Laplacian with solver="cg", the inner
+        iterations summed), or the eigen solver for "kpca"; 0 when none ran.
     solver_ : {"direct", "cg"}
         The solver used.
     n_features_in_ : int
