@@ -6,18 +6,25 @@ precomputed kernel, and the exact solution of K(Z, Z)θ = h.
 """
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import scipy.linalg
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from kernelkit import EigenProClassifier, EigenProRegressor, Gaussian, Laplacian, config_context
-from kernelkit.models._eigenpro_precond import CenterProjector, NystromPreconditioner
+from kernelkit.models import _eigenpro_pass
+from kernelkit.models._eigenpro_precond import (
+    CenterProjector,
+    CholeskyProjector,
+    NystromPreconditioner,
+)
 from tests.conftest import dense_kernel
 
 
@@ -89,6 +96,12 @@ def test_inexact_projection_matches_exact_solve(rng):
     # Run long enough, it converges to K⁻¹h itself (coefficients within 1e-3).
     long = CenterProjector(kernel, Z, n_subsamples=400, random_state=0, epochs=120, tol=0.0)
     assert _rel(long.solve(H), exact) <= 1e-3
+    # The exact projection (used when K(Z, Z) fits the budget) is the dense solve.
+    assert _rel(CholeskyProjector(kernel, Z).solve(H), exact) <= 1e-8
+    # A solve that stops above its tolerance is counted (one ConvergenceWarning per fit).
+    short = CenterProjector(kernel, Z, n_subsamples=400, random_state=0, epochs=1, tol=1e-12)
+    short.solve(H)
+    assert short.misses == 1 and short.worst_residual > 1e-12
 
 
 def test_preconditioner_matches_dense_eigensystem(rng):
@@ -230,13 +243,22 @@ def test_automatic_choices_are_recorded_and_memory_capped(rng):
     with config_context(working_memory=1):
         model = EigenProRegressor(n_centers=200, epochs=1, random_state=0).fit(X, y)
     s, p = model.n_subsamples_, model.n_centers_
-    assert s == 1200 and p == 200
-    assert model.batch_size_ * (p + s) * 8 * 2 <= 2**20
+    # The Nyström subsample is drawn from the centers (at most p of them).
+    assert s == 200 and p == 200
+    assert model.batch_size_ * p * 8 * 2 <= 2**20
     assert model.batch_size_ <= model.critical_batch_size_
     assert model.critical_batch_size_ == pytest.approx(model.beta_ / model.eigenvalues_[-1])
     assert len(model.eigenvalues_) == model.preconditioner_rank_ + 1
-    assert model.step_size_ == pytest.approx(model.batch_size_ / (2 * model.beta_))
+    # K(Z, Z) fits the budget: exact projection and the full EigenPro 2 step.
+    assert model.projection_solver_ == "cholesky"
+    assert model.step_size_ == pytest.approx(model.batch_size_ / model.beta_)
     assert model.projection_interval_ == int(np.ceil(p / model.batch_size_))
+    # It does not: EigenPro 2 on the centers and EigenPro 3's halved step.
+    with config_context(working_memory=0.25), pytest.warns(ConvergenceWarning, match="projection"):
+        # So small a budget also cripples the inexact projection's batches.
+        small = EigenProRegressor(n_centers=200, epochs=1, random_state=0).fit(X, y)
+    assert small.projection_solver_ == "eigenpro"
+    assert small.step_size_ == pytest.approx(small.batch_size_ / (2 * small.beta_))
 
 
 def test_float32_in_float32_out_and_inputs_untouched(rng):
@@ -266,10 +288,11 @@ def test_user_centers_and_early_stopping(rng):
     assert stopper.n_iter_ == 3
     assert len(stopper.validation_scores_) == 3
     assert stopper.best_validation_score_ == stopper.validation_scores_[0]
-    clf = EigenProClassifier(n_centers=80, epochs=4, early_stopping=True, random_state=0).fit(
-        X, y > 0
-    )
-    assert 0.5 < clf.best_validation_score_ <= 1.0
+    clf = EigenProClassifier(n_centers=80, epochs=4, early_stopping=True, random_state=0)
+    # Still improving when the 4 epochs run out.
+    with pytest.warns(ConvergenceWarning, match="epochs"):
+        clf.fit(X, y > 0)
+    assert 0.5 < clf.best_validation_score_ <= 1.0 and clf.n_iter_ == 4
 
 
 @pytest.mark.parametrize("method", ["squeak", "kt"])
@@ -321,15 +344,128 @@ def test_n_centers_larger_than_n_uses_every_point(rng):
     np.testing.assert_array_equal(model.centers_, X)
 
 
-def test_divergence_raises_and_keeps_no_nan_model(rng):
+# -- divergence ------------------------------------------------------------------------------
+def _r2(model, X, y):
+    return 1 - np.mean((model.predict(X) - y) ** 2) / np.var(y)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(step_scale=4, centers="all"), dict(step_scale=10), dict(step_scale=50)],
+    ids=["all-4", "uniform-10", "uniform-50"],
+)
+def test_divergent_step_is_halved_and_loss_never_grows(rng, params):
+    # Issue 11's cases: without the guard these ended with train R² of -3.8e4 and -2.35e5.
+    X, y = _regression(rng, 60)
+    model = EigenProRegressor(n_centers=30, epochs=5, random_state=0, **params)
+    with pytest.warns(ConvergenceWarning, match="step_scale"):
+        model.fit(X, y)
+    zero_loss = np.mean(y**2)
+    curve = np.asarray(model.loss_curve_)
+    assert len(curve) == model.n_iter_ == 5
+    assert np.all(np.isfinite(curve)) and curve[0] <= zero_loss
+    assert np.all(np.diff(curve) <= 0), curve
+    assert model.step_size_ < params["step_scale"] * model.batch_size_ / model.beta_
+    # The returned model fits: its exact training loss is below that of the zero model.
+    assert np.mean((model.predict(X) - y) ** 2) < zero_loss and _r2(model, X, y) > 0.3
+
+
+def test_unrecoverable_divergence_raises_and_keeps_previous_model(rng):
     X, y = _regression(rng, 300)
-    model = EigenProRegressor(n_centers=50, epochs=10, step_scale=50.0, random_state=0)
+    # A step 1e30 times too large overflows; ten halvings cannot bring it back.
+    model = EigenProRegressor(n_centers=50, epochs=3, step_scale=1e30, random_state=0)
     with pytest.raises(FloatingPointError, match="step_scale"):
         model.fit(X, y)
     assert not hasattr(model, "dual_coef_") and not hasattr(model, "centers_")
     # A diverging refit keeps the previous, consistent model.
     good = EigenProRegressor(n_centers=50, epochs=2, random_state=0).fit(X, y)
     before = good.predict(X)
-    with pytest.raises(FloatingPointError):
-        good.set_params(step_scale=50.0, epochs=10, random_state=1).fit(X, y)
+    with pytest.raises(FloatingPointError, match="step_scale"):
+        good.set_params(step_scale=1e30, random_state=1).fit(X, y)
     np.testing.assert_array_equal(good.predict(X), before)
+
+
+def test_raise_after_max_halvings(rng, monkeypatch):
+    X, y = _regression(rng, 60)
+    monkeypatch.setattr(_eigenpro_pass, "_MAX_HALVINGS", 0)
+    with pytest.raises(FloatingPointError, match="step_scale=10"):
+        EigenProRegressor(n_centers=30, epochs=5, step_scale=10, random_state=0).fit(X, y)
+
+
+@pytest.mark.parametrize("rows", [None, 1], ids=["all-rows", "one-row"])
+def test_partial_fit_on_zero_targets_fits(rng, rows):
+    # Issue 11: the divergence limit used to scale with the batch's own targets, so a
+    # second batch with y = 0 raised "EigenPro diverged".
+    X, y = _regression(rng, 400)
+    model = EigenProRegressor(n_centers=60, random_state=0).partial_fit(X[:300], y[:300])
+    X2 = X[300:] if rows is None else X[300:301]
+    before = np.mean(model.predict(X2) ** 2)
+    model.partial_fit(X2, np.zeros(len(X2)))
+    after = np.mean(model.predict(X2) ** 2)
+    assert model.n_iter_ == 2 and np.all(np.isfinite(model.dual_coef_))
+    assert after <= before * (1 + 1e-9)
+    if rows is None:
+        assert after < 0.5 * before
+
+
+def test_plateau_noise_is_not_reported_as_divergence(rng):
+    # Many epochs at a plateau: the loss curve stays monotone without warnings.
+    X, y = _regression(rng, 600)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = EigenProRegressor(
+            bandwidth=2.0, n_centers=200, epochs=12, batch_size=100, random_state=0
+        ).fit(X, y)
+    assert np.all(np.diff(model.loss_curve_) <= 0)
+
+
+# -- sample weights ----------------------------------------------------------------------------
+def test_unit_sample_weight_gives_identical_model(digits):
+    X, y = digits
+    X, y = X[:500], y[:500]
+    params = dict(n_centers=100, epochs=2, random_state=0)
+    plain = EigenProClassifier(**params).fit(X, y)
+    ones = EigenProClassifier(**params).fit(X, y, sample_weight=np.ones(500))
+    np.testing.assert_array_equal(ones.dual_coef_, plain.dual_coef_)
+
+
+def test_integer_sample_weight_matches_repeated_rows(rng):
+    X, y = _regression(rng, 300)
+    X_test, y_test = _regression(rng, 300)
+    weights = rng.integers(1, 4, size=300)
+    Z = X[:40]  # the same centers for both fits
+    params = dict(bandwidth=2.0, centers=Z, epochs=40, n_subsamples=300, random_state=0)
+    weighted = EigenProRegressor(**params).fit(X, y, sample_weight=weights)
+    repeated = EigenProRegressor(**params).fit(np.repeat(X, weights, 0), np.repeat(y, weights))
+    mse_w = np.mean((weighted.predict(X_test) - y_test) ** 2)
+    mse_r = np.mean((repeated.predict(X_test) - y_test) ** 2)
+    assert abs(mse_w - mse_r) <= 0.02 * mse_r
+    # Both approach the weighted least-squares fit on the centers.
+    Kxz = dense_kernel("laplacian", X, Z, 2.0)
+    sw = np.sqrt(weights)
+    coef = np.linalg.lstsq(Kxz * sw[:, None], y * sw, rcond=1e-10)[0]
+    mse_ls = np.mean((dense_kernel("laplacian", X_test, Z, 2.0) @ coef - y_test) ** 2)
+    assert mse_w <= 1.05 * mse_ls
+    unweighted = EigenProRegressor(**params).fit(X, y)
+    assert not np.allclose(unweighted.dual_coef_, weighted.dual_coef_, rtol=1e-3)
+
+
+def test_bad_sample_weight(rng):
+    X, y = _regression(rng, 50)
+    model = EigenProRegressor(n_centers=10)
+    with pytest.raises(ValueError, match="sample_weight"):
+        model.fit(X, y, sample_weight=np.ones(49))
+    with pytest.raises(ValueError, match="sample_weight"):
+        model.fit(X, y, sample_weight=-np.ones(50))
+    with pytest.raises(ValueError, match="sample_weight"):
+        model.fit(X, y, sample_weight=np.zeros(50))
+
+
+def test_projection_missing_its_tolerance_warns(rng, monkeypatch):
+    from kernelkit.models import _eigenpro_base
+
+    X, y = _regression(rng, 400)
+    monkeypatch.setattr(_eigenpro_base, "_PROJECTION_TOL", 1e-12)
+    with config_context(working_memory=0.1), pytest.warns(ConvergenceWarning, match="tolerance"):
+        model = EigenProRegressor(n_centers=150, epochs=1, random_state=0).fit(X, y)
+    assert model.projection_solver_ == "eigenpro"

@@ -1,30 +1,42 @@
-"""EigenPro building blocks: Nyström preconditioner, step sizes, inexact projection.
+"""EigenPro building blocks: Nyström preconditioner, step sizes, the EigenPro 2 step, projections.
 
 EigenPro 2 and 3 share one idea: estimate the top eigen-system of the kernel
 operator from a small Nyström subsample, flatten it so that stochastic
 gradient descent may take steps as large as the (q+1)-th eigenvalue allows,
 and pick the batch size and step from that eigenvalue. EigenPro 3
 additionally projects each update onto the span of the model centers by
-solving K(Z, Z) θ = h inexactly, itself with EigenPro 2 on the centers; the
-solver for that lives here too so that the estimator module only orchestrates.
+solving K(Z, Z) θ = h; when the p × p matrix fits the memory budget that
+solve is a Cholesky factorisation made once, otherwise it is EigenPro 2 on
+the centers (the papers' inexact projection). Both solvers live here so that
+the estimator modules only orchestrate.
 
 Eigendecompositions run in float64 on the host whatever the data dtype; the
 factors used in the hot loop are cast back to the data's dtype and namespace.
 """
 
 import numpy as np
+import scipy.linalg
 from scipy.linalg import eigh
 from sklearn.utils import check_random_state
 
 from .._backend import get_namespace, to_numpy
-from .._config import get_config
 from ..linalg import KernelOperator
+from ..linalg._budget import block_rows, budget_bytes
 
-_MIB = 2**20
 # Rank candidates examined by the automatic choice: the Nyström estimate of
 # λ_i is unreliable for i close to s, and each extra pair costs p floats in G.
 _MAX_AUTO_RANK = 500
 _FIRST_AUTO_PAIRS = 128
+
+
+def sub_operator(op, rows=None, cols=None):
+    """K(X[rows], Z[cols]) as an operator, reusing ``op``'s checked data where it can."""
+    take = getattr(op, "take", None)
+    if take is not None:
+        return take(rows=rows, cols=cols)
+    X = op.X if rows is None else op.X[rows]
+    Z = op.Z if cols is None else op.Z[cols]
+    return KernelOperator(op.kernel, X, Z)
 
 
 def _top_eigenpairs(Ks, k):
@@ -43,27 +55,12 @@ def _top_eigenpairs(Ks, k):
     return np.maximum(lam, max(float(lam[0]), 1e-300) * 1e-12), vec
 
 
-def kernel_block(kernel, A, B):
-    """Dense K(A, B) computed by the operator's threaded engine.
-
-    Callers keep A × B within the working-memory budget (that is what caps the
-    batch sizes), so this holds one m × p block per batch and no more.
-    """
-    return KernelOperator(kernel, A, B).to_dense()
-
-
-def memory_batch_cap(n_columns, itemsize):
-    """Largest batch whose kernel block against ``n_columns`` points fits the budget (×2 slack)."""
-    budget = get_config()["working_memory"] * _MIB
-    return max(1, int(budget // (2 * itemsize * max(int(n_columns), 1))))
-
-
 def auto_subsamples(n):
     """Nyström subsample size s: 2000 below 10^5 points (as EigenPro 2 does), else 5000."""
     return int(min(n, 2000 if n < 100_000 else 5000))
 
 
-def ep2_step(batch, beta, tail):
+def ep2_step_size(batch, beta, tail):
     """EigenPro 2 step η for batch size m given β and the flattened top eigenvalue λ_{q+1}.
 
     Below the critical batch size m* = β/λ the step grows linearly (η = m/β);
@@ -73,6 +70,28 @@ def ep2_step(batch, beta, tail):
     if batch <= beta / tail:
         return batch / beta
     return 0.99 * 2.0 * batch / (beta + (batch - 1) * tail)
+
+
+def nystrom_correction(coef, K_rows, residual, sample, precond, step):
+    """Add EigenPro's correction of a batch gradient to ``coef`` (in place).
+
+    ``K_rows`` is K(X_b, P) for the points P that ``coef`` weighs, ``residual``
+    the (weighted) residual of the batch and ``sample`` the indices of the
+    Nyström subsample inside P. The correction removes the top q
+    eigendirections from the SGD move −step·Σ_i r_i k(·, x_i).
+    """
+    a = precond.project(K_rows[:, sample].T @ residual)
+    coef[sample] += step * precond.weights(a)
+
+
+def ep2_update(coef, idx, K_rows, residual, sample, precond, step):
+    """One EigenPro 2 step on ``coef`` (in place) for a batch ``idx`` of the points.
+
+    The points are both the batch's source and the model's centers (Z = X):
+    plain SGD moves the batch's own coefficients, then the Nyström correction.
+    """
+    coef[idx] -= step * residual
+    nystrom_correction(coef, K_rows, residual, sample, precond, step)
 
 
 class NystromPreconditioner:
@@ -102,19 +121,20 @@ class NystromPreconditioner:
         xp = get_namespace(Xs)
         s = Xs.shape[0]
         host = np.asarray(to_numpy(Xs), dtype=np.float64)
-        Ks = np.asarray(to_numpy(kernel_block(kernel, host, host)), dtype=np.float64)
+        Ks = np.asarray(to_numpy(KernelOperator(kernel, host).to_dense()), dtype=np.float64)
         Ks /= s
         threshold = beta / max(max_batch, 1)
         if rank == "auto":
             # Computing few eigenvectors is much cheaper than many (LAPACK's MRRR scales with
             # their number), so start small and double while every pair found still qualifies.
-            n_pairs = min(s, _FIRST_AUTO_PAIRS)
+            limit = min(s, _MAX_AUTO_RANK + 1)
+            n_pairs = min(limit, _FIRST_AUTO_PAIRS)
             while True:
                 lam, vec = _top_eigenpairs(Ks, n_pairs)
                 q = int(np.count_nonzero(lam >= threshold)) - 1
-                if q < n_pairs - 1 or n_pairs >= min(s, _MAX_AUTO_RANK + 1):
+                if q < n_pairs - 1 or n_pairs >= limit:
                     break
-                n_pairs = min(2 * n_pairs, s, _MAX_AUTO_RANK + 1)
+                n_pairs = min(2 * n_pairs, limit)
             q = min(max(q, 0), n_pairs - 1)
         else:
             n_pairs = min(int(rank) + 1, s)
@@ -142,12 +162,51 @@ class NystromPreconditioner:
         return self._ED @ A
 
 
-def correction_matrix(kernel, Z, Xs, precond):
-    """G = K(Z, Xs)·E·diag(D) of shape (p, q), computed in row blocks of Z."""
-    xp = get_namespace(Z)
-    op = KernelOperator(kernel, Z, Xs)
-    parts = [block @ precond._ED for _, block in op.blocks()]
-    return parts[0] if len(parts) == 1 else xp.concatenate(parts, axis=0)
+class CholeskyProjector:
+    """Exact solve of K(Z, Z)·θ = h by a Cholesky factor of K(Z, Z) made once.
+
+    Used when the p × p matrix fits the memory budget (NumPy arrays): the
+    factorisation costs p³/3 flops once, after which each projection is two
+    triangular solves, far cheaper than EigenPro 2 passes over the centers.
+    A jitter of ``p·eps`` (relative to β) on the diagonal keeps duplicate or
+    near-duplicate centers from breaking the factorisation.
+
+    Parameters
+    ----------
+    kernel : Kernel
+    Z : ndarray of shape (p, n_features)
+    beta : float
+        β = max k(z, z).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When K(Z, Z) is not numerically positive definite (e.g. a kernel that
+        is not positive definite); callers fall back to :class:`CenterProjector`.
+    """
+
+    tol = 0.0
+    misses = 0
+    worst_residual = 0.0
+
+    def __init__(self, kernel, Z, *, beta=1.0):
+        K = KernelOperator(kernel, Z).to_dense()
+        jitter = Z.shape[0] * np.finfo(K.dtype).eps * float(beta)
+        K[np.diag_indices_from(K)] += K.dtype.type(jitter)
+        if not np.isfinite(K).all():
+            raise np.linalg.LinAlgError("K(Z, Z) has non-finite entries.")
+        self._factor = scipy.linalg.cho_factor(K, lower=True, overwrite_a=True, check_finite=False)
+
+    @staticmethod
+    def fits(p, itemsize):
+        """Whether a p × p matrix fits the memory budget."""
+        return p * p * int(itemsize) <= budget_bytes()
+
+    def solve(self, H):
+        """θ = K(Z, Z)⁻¹·H for H of shape (p, c)."""
+        return scipy.linalg.cho_solve(self._factor, H, check_finite=False).astype(
+            H.dtype, copy=False
+        )
 
 
 class CenterProjector:
@@ -159,6 +218,8 @@ class CenterProjector:
     pass has fewer than ``min_steps`` batches, as for small p where one batch
     is the whole of Z); it stops after a pass whose relative residual
     ‖K(Z_B, Z)θ − h_B‖/‖h_B‖, accumulated over the pass, is below ``tol``.
+    Calls that end above ``tol`` are counted in ``misses`` (the estimator
+    turns them into one ConvergenceWarning per fit).
 
     The step is the full EigenPro 2 step (``step_factor=1``); EigenPro 3's
     code halves it, which in our measurements halves the residual reduction
@@ -195,34 +256,36 @@ class CenterProjector:
         xp = get_namespace(Z)
         p = Z.shape[0]
         s = int(min(p, n_subsamples))
-        self.kernel = kernel
-        self.Z = Z
+        self.op = KernelOperator(kernel, Z)
         self.epochs = int(epochs)
         self.tol = float(tol)
         self.sample = np.sort(rng.choice(p, size=s, replace=False))
         self._sample_x = self.sample if xp is np else xp.asarray(self.sample)
-        cap = min(memory_batch_cap(p, Z.dtype.itemsize), p, s)
+        cap = block_rows(p, Z.dtype.itemsize, n_rows=min(p, s))
         beta = kernel.max_diagonal(Z) if not kernel.radial else kernel.max_diagonal()
         self.precond = NystromPreconditioner(
             kernel, Z[self._sample_x], rank=rank, max_batch=cap, beta=beta
         )
         self.batch_size = int(max(1, min(np.floor(self.precond.critical_batch), cap)))
-        eta = ep2_step(self.batch_size, self.precond.beta, self.precond.tail) * step_factor
+        eta = ep2_step_size(self.batch_size, self.precond.beta, self.precond.tail) * step_factor
         self.step = eta / self.batch_size
         per_pass = -(-p // self.batch_size)
         self.passes = max(self.epochs, -(-int(min_steps) // per_pass))
         self._seed = rng.randint(np.iinfo(np.int32).max)
         self._calls = 0
+        self.misses = 0
+        self.worst_residual = 0.0
 
     def solve(self, H):
         """θ ≈ K(Z, Z)⁻¹·H for H of shape (p, c)."""
         xp = get_namespace(H)
-        p = self.Z.shape[0]
+        p = H.shape[0]
         rng = np.random.default_rng([self._seed, self._calls])
         self._calls += 1
         theta = xp.zeros_like(H)
         step = H.dtype.type(self.step)
         S = self._sample_x
+        relative = 0.0
         for _ in range(self.passes):
             res2 = 0.0
             ref2 = 0.0
@@ -230,14 +293,16 @@ class CenterProjector:
             for start in range(0, p, self.batch_size):
                 idx = np.sort(order[start : start + self.batch_size])
                 idx_x = idx if xp is np else xp.asarray(idx)
-                Kb = kernel_block(self.kernel, self.Z[idx_x], self.Z)
+                Kb = sub_operator(self.op, rows=idx_x).to_dense()
                 r = Kb @ theta
                 r -= H[idx_x]
                 res2 += float((r * r).sum())
                 ref2 += float((H[idx_x] * H[idx_x]).sum())
-                a = self.precond.project(Kb[:, S].T @ r)
-                theta[idx_x] -= step * r
-                theta[S] += step * self.precond.weights(a)
-            if ref2 == 0.0 or res2 <= self.tol**2 * ref2:
+                ep2_update(theta, idx_x, Kb, r, S, self.precond, step)
+            relative = np.sqrt(res2 / ref2) if ref2 > 0 else 0.0
+            if relative <= self.tol:
                 break
+        if relative > self.tol:
+            self.misses += 1
+            self.worst_residual = max(self.worst_residual, float(relative))
         return theta
