@@ -33,6 +33,8 @@ _LAZY = {
     "make_classification_blobs": "kernelkit.datasets",
     "EigenProRegressor": "kernelkit.models",
     "EigenProClassifier": "kernelkit.models",
+    "FalkonRegressor": "kernelkit.models",
+    "FalkonClassifier": "kernelkit.models",
     "squeak": "kernelkit.sampling",
     "disqueak": "kernelkit.sampling",
     "ridge_leverage_scores": "kernelkit.sampling",
