@@ -25,10 +25,11 @@ KERNEL = Laplacian(2.0)
 
 
 def dense_solution(kernel, X, Z, Y, lam, w=None):
-    """a = (K_nMᵀWK_nM + λ·Σw·K_MM)⁻¹K_nMᵀWY by a dense solve in float64."""
+    """a = (K_nMᵀWK_nM + λ·Σw·K_MM)⁻¹K_nMᵀW(Y − Ȳ_w) by a dense solve in float64."""
     K = KernelOperator(kernel, X, Z).to_dense()
     Kmm = KernelOperator(kernel, Z).to_dense()
     w = np.ones(len(X)) if w is None else w
+    Y = Y - np.average(Y, axis=0, weights=w)
     H = K.T @ (w[:, None] * K) + lam * w.sum() * Kmm
     return np.linalg.solve(H, K.T @ (w[:, None] * Y))
 
@@ -56,7 +57,9 @@ def test_matches_dense_normal_equations(regression):
         model.fit(X, Y)
     reference = dense_solution(KERNEL, X, Z, Y, lam)
     assert rel(model.dual_coef_, reference) <= 1e-6
-    np.testing.assert_allclose(model.predict(X[:5]), KernelOperator(KERNEL, X[:5], Z) @ reference)
+    expected = KernelOperator(KERNEL, X[:5], Z) @ reference + Y.mean(axis=0)
+    np.testing.assert_allclose(model.predict(X[:5]), expected)
+    np.testing.assert_allclose(model.intercept_, Y.mean(axis=0))
     # One output alone gives its column of the joint solve.
     single = FalkonRegressor(KERNEL, centers=Z, regularization=lam, max_iter=50, tol=1e-10)
     single.fit(X, Y[:, 0])
@@ -198,8 +201,8 @@ def test_all_centers_is_exact_kernel_ridge():
     model = FalkonRegressor(kernel, centers="all", regularization=lam, max_iter=100, tol=1e-10)
     model.fit(X, y)
     K = KernelOperator(kernel, X).to_dense()
-    # With Z = X the model is kernel ridge: f = K(K + λnI)⁻¹y.
-    fitted = K @ np.linalg.solve(K + lam * len(X) * np.eye(len(X)), y)
+    # With Z = X the model is kernel ridge on centred targets: f = ȳ + K(K + λnI)⁻¹(y − ȳ).
+    fitted = y.mean() + K @ np.linalg.solve(K + lam * len(X) * np.eye(len(X)), y - y.mean())
     np.testing.assert_allclose(model.predict(X), fitted, atol=1e-6)
 
 

@@ -131,6 +131,10 @@ class _BaseFalkon(BaseEstimator):
                 raise ValueError("sample_weight is zero on every row left for training.")
         kernel, Z, warm = self._resolve_centers(X, rng)
         n_weight = float(X.shape[0] if weights is None else weights.sum())
+        # An unpenalised intercept, as Ridge fits: the kernel part only models deviations
+        # from the (weighted) mean, which a ridge penalty would otherwise shrink towards 0.
+        intercept = np.average(Y, axis=0, weights=weights)
+        Y = Y - intercept
 
         precond = FalkonPreconditioner(kernel, Z, self.regularization)
         cache = int(self.cache_size * _MIB)
@@ -140,7 +144,7 @@ class _BaseFalkon(BaseEstimator):
         if warm and self.dual_coef_.shape[1] == Y.shape[1]:
             beta0 = precond.to_beta(np.asarray(self.dual_coef_, dtype=np.float64))
 
-        scorer = _ValidationTracker(self, kernel, Z, X_val, Y_val, precond, cache)
+        scorer = _ValidationTracker(self, kernel, Z, X_val, Y_val, intercept, precond, cache)
         with progress(total=self.max_iter, verbose=self.verbose, desc="Falkon", unit="it") as bar:
 
             def callback(iteration, beta, residual):
@@ -173,6 +177,7 @@ class _BaseFalkon(BaseEstimator):
         self.centers_ = Z
         self.n_centers_ = int(Z.shape[0])
         self.dual_coef_ = precond.apply(beta).astype(X.dtype, copy=False)
+        self.intercept_ = intercept.astype(X.dtype)
         self.n_iter_ = int(n_iter)
         self.residuals_ = residuals
         self.kernel_cached_ = bool(product.cached)
@@ -184,7 +189,9 @@ class _BaseFalkon(BaseEstimator):
     def _decision(self, X, coef=None):
         coef = self.dual_coef_ if coef is None else coef
         op = KernelOperator(self.kernel_, X, self.centers_.astype(X.dtype, copy=False))
-        return op.matmat(coef.astype(op.dtype, copy=False))
+        out = op.matmat(coef.astype(op.dtype, copy=False))
+        out += self.intercept_.astype(out.dtype, copy=False)
+        return out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -204,7 +211,7 @@ class _BaseFalkon(BaseEstimator):
 class _ValidationTracker:
     """Early stopping: validation score after every CG iteration, best iterate kept."""
 
-    def __init__(self, estimator, kernel, Z, X_val, Y_val, precond, cache_bytes):
+    def __init__(self, estimator, kernel, Z, X_val, Y_val, intercept, precond, cache_bytes):
         self.active = X_val is not None
         self.scores = []
         self.best = -np.inf
@@ -215,6 +222,7 @@ class _ValidationTracker:
         self._estimator = estimator
         self._precond = precond
         self._Y = Y_val
+        self._intercept = intercept
         op = KernelOperator(kernel, X_val, Z.astype(X_val.dtype, copy=False))
         cached = X_val.shape[0] * Z.shape[0] * op.dtype.itemsize <= cache_bytes
         self._K = op.to_dense() if cached else op
@@ -223,8 +231,8 @@ class _ValidationTracker:
         if not self.active:
             return False
         coef = self._precond.apply(beta)
-        F = self._K @ coef.astype(self._K.dtype, copy=False)
-        score = self._estimator._score_targets(np.asarray(F, dtype=np.float64), self._Y)
+        F = np.asarray(self._K @ coef.astype(self._K.dtype, copy=False), dtype=np.float64)
+        score = self._estimator._score_targets(F + self._intercept, self._Y)
         self.scores.append(float(score))
         if score > self.best:
             self.best, self.best_beta, self._bad = score, beta.copy(), 0
@@ -285,9 +293,10 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
     __doc__ = (
         """Nyström kernel ridge regression solved by Falkon's preconditioned conjugate gradient.
 
-    The model is f(x) = K(x, Z)·a with M centers Z, the minimiser of
-    Σ w_i (f(x_i) − y_i)² + λ·Σ w_i·‖f‖² over span{k(·, z_j)}, i.e. the
-    solution of (K_nMᵀWK_nM + λ·n_w·K_MM) a = K_nMᵀWy. Conjugate gradient
+    The model is f(x) = K(x, Z)·a + b with M centers Z; b is the weighted
+    mean of y (not penalised, as in Ridge) and g = K(·, Z)·a minimises
+    Σ w_i (g(x_i) − (y_i − b))² + λ·Σ w_i·‖g‖² over span{k(·, z_j)}, i.e.
+    solves (K_nMᵀWK_nM + λ·n_w·K_MM) a = K_nMᵀW(y − b). Conjugate gradient
     with the preconditioner B = T⁻¹A⁻¹ (T = chol(K_MM), A = chol(TTᵀ/M + λI))
     reaches it in 10–20 passes over the data. Memory: two M×M float64
     matrices (checked against ``working_memory`` before allocating; the
@@ -302,6 +311,8 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
     ----------
     dual_coef_ : ndarray of shape (n_centers_, n_outputs)
         a, in the dtype of the training data.
+    intercept_ : ndarray of shape (n_outputs,)
+        b, the weighted mean of the training targets.
     centers_ : ndarray of shape (n_centers_, n_features)
         Z.
     kernel_ : Kernel
@@ -422,6 +433,8 @@ class FalkonClassifier(ClassifierMixin, _BaseFalkon):
     classes_ : ndarray of shape (n_classes,)
     dual_coef_ : ndarray of shape (n_centers_, n_classes) or (n_centers_, 1)
         One column per class (one column for two classes).
+    intercept_ : ndarray of shape (n_classes,) or (1,)
+        Weighted mean of the encoded targets (the scores' offset).
     centers_, kernel_, bandwidth_, n_centers_, n_iter_, residuals_, kernel_cached_, \
 n_features_in_, feature_names_in_
         As in :class:`FalkonRegressor`.

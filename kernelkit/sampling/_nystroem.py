@@ -16,6 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._backend import cpu
 from .._utils._parallel import seed_sequence
 from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, CallableKernel, Kernel, make_kernel
@@ -28,6 +29,7 @@ from ._squeak import (
     EmptyDictionaryError,
     _as_host_points,
     _kernel64,
+    _serial_blas,
     disqueak,
 )
 
@@ -49,6 +51,7 @@ _GAMMA_TRUST = 2.0
 _MAX_DICTIONARY_RUNS = 3
 
 
+@_serial_blas
 def _pilot_gamma(X, kernel, k, rng):
     """γ with d_eff(γ) ≈ k predicted from a uniform pilot sample of u points.
 
@@ -65,14 +68,18 @@ def _pilot_gamma(X, kernel, k, rng):
     return _solve_log(lambda g: float(np.sum(lam / (lam + g))) - target, lam[-1])
 
 
-def _solve_log(f, scale):
-    """Root of a function decreasing in γ, by ``brentq`` on log γ around ``scale``."""
+def _solve_log(f, scale, floor=0.0):
+    """Root of a function decreasing in γ, by ``brentq`` on log γ around ``scale``.
+
+    γ never goes below ``floor`` (where the estimate is lost in round-off); when
+    the root lies outside the bracket, the nearer end is returned.
+    """
     scale = max(float(scale), np.finfo(np.float64).tiny ** 0.25)
-    lo, hi = np.log(scale) - 40.0, np.log(scale) + 10.0
-    flo, fhi = f(np.exp(lo)), f(np.exp(hi))
-    if flo <= 0:
+    lo = max(np.log(scale) - 40.0, np.log(floor) if floor > 0 else -np.inf)
+    hi = max(np.log(scale) + 10.0, lo + 1.0)
+    if f(np.exp(lo)) <= 0:
         return float(np.exp(lo))
-    if fhi >= 0:
+    if f(np.exp(hi)) >= 0:
         return float(np.exp(hi))
     return float(np.exp(optimize.brentq(lambda t: f(np.exp(t)), lo, hi, xtol=1e-6)))
 
@@ -91,7 +98,8 @@ class _DictionaryScores:
         self.X = X
         s = np.sqrt(dictionary.weights)
         K = _kernel64(dictionary.kernel, dictionary.points, dictionary.points, symmetric=True)
-        lam, V = linalg.eigh(s[:, None] * K * s[None, :])
+        with cpu.single_threaded_blas():  # as in SQUEAK: small, and identical for any thread count
+            lam, V = linalg.eigh(s[:, None] * K * s[None, :])
         self.lam = np.clip(lam, 0.0, None)
         self.proj = s[:, None] * V
         self.trace = 0.0
@@ -190,7 +198,10 @@ def leverage_landmarks(
             gamma /= 10.0
             continue
         estimator = _DictionaryScores(d, X)
-        gamma = _solve_log(partial(_deff_gap, estimator, min(float(k), 0.999 * n)), gamma)
+        # Below ~1e-12·tr(K) the d_eff estimate, a difference of numbers of size tr(K)/γ,
+        # is round-off: k is then beyond the numerical rank of K.
+        gap = partial(_deff_gap, estimator, min(float(k), 0.999 * n))
+        gamma = _solve_log(gap, gamma, floor=1e-12 * estimator.trace)
         if abs(np.log(gamma / built_at)) <= np.log(_GAMMA_TRUST):
             break
     if estimator is None:
