@@ -201,9 +201,11 @@ def fashion(args, rows):
         add(f"FalkonClassifier M={M} uniform", clf, secs, iter=clf.n_iter_)
         if M == max(m for m in args.falkon if m <= n):
             Y = LabelBinarizer().fit_transform(y).astype(np.float32)
-            Y -= Y.mean(axis=0)  # Falkon's intercept: the targets' mean, unpenalised
-            coef, secs = timed(lambda Z=clf.centers_, Y=Y: nystroem_krr(kernel, X, Z, Y, LAMBDA))
-            scores = KernelOperator(kernel, Xt, clf.centers_) @ coef.astype(np.float32)
+            mean = Y.mean(axis=0)  # Falkon's intercept: the targets' mean, unpenalised
+            coef, secs = timed(
+                lambda Z=clf.centers_, Y=Y - mean: nystroem_krr(kernel, X, Z, Y, LAMBDA)
+            )
+            scores = KernelOperator(kernel, Xt, clf.centers_) @ coef.astype(np.float32) + mean
             add(
                 f"Nyström KRR, same {M} centers (dense solve)",
                 float(np.mean(scores.argmax(1) == yt)),

@@ -120,11 +120,11 @@ class _DictionaryScores:
     def effective_dimension(self, gamma):
         return (self.trace - float(np.sum(self.c / (self.lam + gamma)))) / gamma
 
-    def scores(self, gamma):
+    def scores(self, gamma, clip=True):
         out = np.empty(self.X.shape[0])
         for rows, G, diag in self._blocks():
             out[rows] = (diag - ((G * G) / (self.lam + gamma)).sum(axis=1)) / gamma
-        return np.clip(out, 0.0, 1.0)
+        return np.clip(out, 0.0, 1.0) if clip else out
 
 
 def _capped_probabilities(scores, k):
