@@ -35,6 +35,8 @@ _LAZY = {
     "EigenProClassifier": "kernelkit.models",
     "STKRRegressor": "kernelkit.models",
     "STKRClassifier": "kernelkit.models",
+    "FalkonRegressor": "kernelkit.models",
+    "FalkonClassifier": "kernelkit.models",
     "squeak": "kernelkit.sampling",
     "disqueak": "kernelkit.sampling",
     "ridge_leverage_scores": "kernelkit.sampling",
