@@ -108,24 +108,27 @@ def e2lsh_collision(u, width):
     )
 
 
-def lsh_parameters(n, m, expected_heavy, radius):
+def lsh_parameters(Xc, Zc, expected_heavy, radius, rng):
     """Bucket width, bits per table and number of tables for the E2LSH search.
 
     The width is 4r (a pair at distance r collides with probability 0.80 per
-    bit); the number of bits makes a bucket hold about as many keys as a
-    query has heavy keys, times 8 (fewer bits only add candidates, more lose
-    recall); the number of tables then brings the recall of a pair at
-    distance r to 99 % (closer pairs, which carry most of the mass, are found
-    more often).
+    bit). The number of bits is the smallest even number for which one trial
+    table yields at most 4 candidate pairs per expected heavy pair (or per
+    query): measured on the data, since how fast buckets shrink depends on
+    the spread of the points. The number of tables then brings the recall of
+    a pair at distance r to 99 %, at most 40 tables (closer pairs, which carry
+    most of the mass, are found more often; what is missed stays light).
 
     Parameters
     ----------
-    n, m : int
-        Queries and keys.
+    Xc, Zc : ndarray
+        Queries and keys, centred on a common point.
     expected_heavy : float
         Predicted number of heavy pairs.
     radius : float
         Heavy radius.
+    rng : numpy.random.RandomState
+        Draws the trial projections.
 
     Returns
     -------
@@ -135,14 +138,28 @@ def lsh_parameters(n, m, expected_heavy, radius):
     """
     width = 4.0 * radius
     p = e2lsh_collision(radius, width)
-    per_query = max(1.0, expected_heavy / max(n, 1))
-    target = min(m, 8.0 * per_query)
-    # A far pair (distance >> r) collides per bit with probability ~ w / (u sqrt(2 pi));
-    # two bits per halving of the bucket is a workable rule without knowing the spread.
-    n_bits = int(np.clip(round(2 * math.log2(max(m / target, 1.0))), 1, 24))
+    budget = 4.0 * max(expected_heavy, len(Xc))
+    n_bits = 2
+    while n_bits < 24:
+        A, b, mult = _projections(rng, Xc.shape[1], n_bits, width, Xc.dtype)
+        kx = _bucket_keys(Xc, A, b, width, mult)
+        kz = _bucket_keys(Zc, A, b, width, mult)
+        ux, cx = np.unique(kx, return_counts=True)
+        uz, cz = np.unique(kz, return_counts=True)
+        _, ix, iz = np.intersect1d(ux, uz, assume_unique=True, return_indices=True)
+        if float(np.dot(cx[ix].astype(float), cz[iz])) <= budget:
+            break
+        n_bits += 2
     hit = p**n_bits
     n_tables = math.ceil(math.log(1 - _LSH_RECALL) / math.log1p(-hit)) if hit < 1 else 1
     return width, n_bits, int(min(max(n_tables, 1), _LSH_MAX_TABLES))
+
+
+def _projections(rng, d, n_bits, width, dtype):
+    A = rng.normal(size=(d, n_bits)).astype(dtype)
+    b = rng.uniform(0, width, size=n_bits).astype(dtype)
+    mult = rng.randint(1, 2**62, size=n_bits, dtype=np.int64) | 1
+    return A, b, mult
 
 
 def _bucket_keys(P, A, b, width, mult):
@@ -178,19 +195,17 @@ def lsh_heavy(base, radius, tau, expected_heavy, rng):
     X, Z = base.X, base.Z
     n, m = base.shape
     d = X.shape[1]
-    width, n_bits, n_tables = lsh_parameters(n, m, expected_heavy, radius)
     centre = Z.mean(axis=0)
     Xc = np.ascontiguousarray(X - centre)
     Zc = np.ascontiguousarray(Z - centre)
+    width, n_bits, n_tables = lsh_parameters(Xc, Zc, expected_heavy, radius, rng)
     kernel = base.kernel
     scale, cut = kernel.distance_scale(), math.log(tau)
     H = csr_matrix((n, m), dtype=base.dtype)
     evaluated = 0
     n_threads = get_config()["n_threads"]
     for _ in range(n_tables):
-        A = rng.normal(size=(d, n_bits)).astype(X.dtype)
-        b = rng.uniform(0, width, size=n_bits).astype(X.dtype)
-        mult = rng.randint(1, 2**62, size=n_bits, dtype=np.int64) | 1
+        A, b, mult = _projections(rng, d, n_bits, width, X.dtype)
         kx = _bucket_keys(Xc, A, b, width, mult)
         kz = _bucket_keys(Zc, A, b, width, mult)
         xo = np.argsort(kx, kind="stable")
