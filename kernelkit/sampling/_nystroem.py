@@ -237,7 +237,7 @@ def select_centers(X, n_centers, *, kernel, random_state=None):
     n_centers : int
         Number of rows to return (all rows when it is at least n_samples).
     kernel : str, Kernel or callable
-        Kernel (a name gets the median bandwidth).
+        Kernel (resolved by :func:`~kernelkit.make_kernel`).
     random_state : int, RandomState instance or None, default=None
         Seeds the sampling.
 
@@ -262,10 +262,7 @@ def select_centers(X, n_centers, *, kernel, random_state=None):
         raise ValueError(f"n_centers must be a positive integer; got {n_centers!r}.")
     if n_centers >= X.shape[0]:
         return np.arange(X.shape[0])
-    if isinstance(kernel, str):
-        kernel = make_kernel(kernel, "median", X=X)
-    else:
-        kernel = make_kernel(kernel, None, X=X)
+    kernel = make_kernel(kernel, None, X=X)
     idx, _, _, _ = leverage_landmarks(
         X,
         kernel,
@@ -308,7 +305,8 @@ class LeverageNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         and ``transform`` the kernel between new and training points).
     bandwidth : float, {"median", "scale"} or None, default=None
         Kernel bandwidth (a rule is resolved on the training data); ``None``
-        keeps a kernel object's own bandwidth, the median rule for a name.
+        keeps a kernel object's own bandwidth (for a name: what
+        :func:`~kernelkit.make_kernel` gives).
         Giving it with a callable or precomputed kernel is an error.
     n_components : int, default=100
         Number of landmarks (exactly; all samples when n_samples is smaller).
@@ -449,8 +447,7 @@ class LeverageNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             if self.kernel_params:
                 function = partial(function, **self.kernel_params)
             return CallableKernel(function), X
-        bandwidth = "median" if self.bandwidth is None and isinstance(self.kernel, str) else None
-        return make_kernel(self.kernel, self.bandwidth or bandwidth, X=X), X
+        return make_kernel(self.kernel, self.bandwidth, X=X), X
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
