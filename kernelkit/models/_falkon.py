@@ -274,7 +274,9 @@ callable, default="laplacian"
         iteration and keep the best iterate; stop after ``n_iter_no_change``
         iterations without improvement.
     validation_fraction : float, default=0.1
+        Share of the rows held out for early stopping.
     n_iter_no_change : int, default=3
+        Iterations without a better validation score before early stopping.
     cache_size : float, default=2048
         MiB of memory for the n×M kernel matrix K_nM: when it fits, it is
         computed once and every iteration is two matrix products; otherwise

@@ -237,7 +237,7 @@ def select_centers(X, n_centers, *, kernel, random_state=None):
     n_centers : int
         Number of rows to return (all rows when it is at least n_samples).
     kernel : str, Kernel or callable
-        Kernel (a name gets the median bandwidth).
+        Kernel (resolved by :func:`~kernelkit.make_kernel`).
     random_state : int, RandomState instance or None, default=None
         Seeds the sampling.
 
@@ -305,7 +305,8 @@ class LeverageNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         and ``transform`` the kernel between new and training points).
     bandwidth : float, {"median", "scale"} or None, default=None
         Kernel bandwidth (a rule is resolved on the training data); ``None``
-        keeps a kernel object's own bandwidth, the median rule for a name.
+        keeps a kernel object's own bandwidth (for a name: what
+        :func:`~kernelkit.make_kernel` gives).
         Giving it with a callable or precomputed kernel is an error.
     n_components : int, default=100
         Number of landmarks (exactly; all samples when n_samples is smaller).
