@@ -112,6 +112,8 @@ def bandwidth_panel(ax, factors=(1 / 8, 1 / 6, 1 / 4, 1 / 2, 1), draws=3):
             values.append(100 * np.mean(accs))
         ax.plot(factors, values, marker="o", label=f"normalize={normalize}")
     ax.set_xscale("log")
+    ax.minorticks_off()
+    ax.set_xticks(factors, ["1/8", "1/6", "1/4", "1/2", "1"])
     ax.set_xlabel("bandwidth / median")
     ax.set_ylabel("held-out accuracy (%)")
     ax.set_title("digits, 3 labels per class: STKR vs bandwidth", fontsize=9)

@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.kernel_ridge import KernelRidge
 from threadpoolctl import threadpool_limits
 
-from kernelkit import STKRClassifier, STKRRegressor
+from kernelkit import STKRClassifier, STKRRegressor, config_context
 from tests.conftest import dense_kernel
 
 N_FIT, N_LAB, BW, BETA, ETA = 300, 40, 0.6, 1e-2, 0.9
@@ -218,6 +218,8 @@ def test_precomputed_dense_and_sparse_equal_the_kernel(data):
         model = STKRRegressor(kernel="precomputed", tol=1e-12).fit(matrix, ys)
         np.testing.assert_allclose(model.predict(K_new), ref.predict(X_new), atol=1e-8)
     assert model.solver_ == "direct"
+    with config_context(working_memory=0.05):  # the 300×40 block no longer fits
+        assert STKRRegressor(kernel="precomputed").fit(K, ys).solver_ == "cg"
 
 
 def test_multi_output_float32_and_inputs_unmodified(data):

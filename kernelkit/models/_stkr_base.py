@@ -15,6 +15,7 @@ from .._utils._sklearn_compat import Interval, StrOptions
 from .._utils._validation import FLOAT_DTYPES, check_points, check_same_features
 from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
 from ..linalg import KernelOperator
+from ..linalg._budget import budget_bytes
 from ..linalg._solvers import EIGEN_SOLVERS
 from ._stkr_core import BaseGram, fit_inverse_laplacian, fit_kpca, fit_polynomial
 
@@ -137,7 +138,9 @@ class _BaseSTKR(BaseEstimator):
             return self.solver
         # Sparse kernels too: "cg" nests a CG per product with M⁻¹ for the inverse Laplacian,
         # so the propagated N×n block is cheaper whenever it fits.
-        return "direct" if _DIRECT_BLOCKS * N * n * itemsize <= _DIRECT_BYTES else "cg"
+        block = N * n * itemsize
+        fits = _DIRECT_BLOCKS * block <= _DIRECT_BYTES and block <= budget_bytes()
+        return "direct" if fits else "cg"
 
     # -- the fit ---------------------------------------------------------------
     def _fit(self, X, Y, labeled, X_unlabeled):
@@ -291,7 +294,7 @@ Kernel or callable, default="gaussian"
         system (memory O(N·n)); "cg" runs conjugate gradients with O(N·c)
         memory (for the inverse Laplacian it nests a CG for every product with
         M⁻¹ and costs far more products). "auto" takes "direct" when its N×n
-        blocks fit in 1 GiB. Ignored by "kpca".
+        blocks fit in 1 GiB and one of them in ``working_memory``. Ignored by "kpca".
     eigen_solver : {"auto", "dense", "arpack", "lobpcg"}, default="auto"
         How eigenvalues of G/N are computed (λ₁ for the unnormalised inverse
         Laplacian, the top d pairs for "kpca"): dense ``eigh`` (N×N values),

@@ -331,7 +331,7 @@ def fit_inverse_laplacian(
     -------
     solution : Solution
     """
-    lam1, eig_iter = top_eigenvalue(base, eigen_solver, tol, maxiter, random_state)
+    lam1, _ = top_eigenvalue(base, eigen_solver, tol, maxiter, random_state)
     if not lam1 > 0:
         raise ValueError(
             f"The base kernel's top eigenvalue is {lam1:g} <= 0; the inverse Laplacian needs "
