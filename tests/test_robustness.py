@@ -202,6 +202,16 @@ def test_functions_bad_input(case, name):
     _check_error(info, pattern, arg, must_name=True)
 
 
+def _unwritable(X, case, tmp_path):
+    """A read-only copy of X, in memory (``"readonly"``) or as a NumPy memmap."""
+    if case == "readonly":
+        Xc = X.copy()
+        Xc.setflags(write=False)
+        return Xc
+    np.save(tmp_path / "x.npy", X)
+    return np.load(tmp_path / "x.npy", mmap_mode="r")
+
+
 def _same(a, b):
     if isinstance(a, (tuple, list)):
         assert len(a) == len(b)
@@ -235,12 +245,7 @@ def test_functions_good_input(case, name, tmp_path):
             assert np.all(np.isfinite(np.asarray(out, dtype=float)))
         return
     expected = _quiet(call, X)
-    if case == "readonly":
-        Xc = X.copy()
-        Xc.setflags(write=False)
-    else:
-        np.save(tmp_path / "x.npy", X)
-        Xc = np.load(tmp_path / "x.npy", mmap_mode="r")
+    Xc = _unwritable(X, case, tmp_path)
     _same(_quiet(call, Xc), expected)
     np.testing.assert_array_equal(np.asarray(Xc), X)
 
@@ -379,12 +384,7 @@ def test_estimator_good_input(case, name, tmp_path):
         _same(_outputs(est, X16, y), _outputs(est, X16.astype(np.float64), y))
         return
     expected = _outputs(est, X, y)
-    if case == "readonly":
-        Xc = X.copy()
-        Xc.setflags(write=False)
-    else:
-        np.save(tmp_path / "x.npy", X)
-        Xc = np.load(tmp_path / "x.npy", mmap_mode="r")
+    Xc = _unwritable(X, case, tmp_path)
     _same(_outputs(est, Xc, y), expected)
     np.testing.assert_array_equal(np.asarray(Xc), X)
 

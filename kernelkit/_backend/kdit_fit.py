@@ -347,13 +347,28 @@ def _fit_sorted_columns(
     bandwidth,
 ):
     """Fit every feature from its sorted finite values; one feature per thread."""
-    for j in prange(starts.size):
-        stop = starts[j] + counts[j]
-        vals = values[starts[j] : stop]
-        w = None if weights is None else weights[starts[j] : stop]
-        status[j], bandwidth[j] = fit_sorted_column(
-            vals, w, n_zeros[j], alphas[j], rule, n_quantiles, knots[j], refs[j], dens[j]
-        )
+    # Two loops, so that without weights Numba prunes the weighted one at compile time and
+    # the column fit never sees an optional array (a per-value check in its inner loops).
+    if weights is None:
+        for j in prange(starts.size):
+            vals = values[starts[j] : starts[j] + counts[j]]
+            status[j], bandwidth[j] = fit_sorted_column(
+                vals, None, n_zeros[j], alphas[j], rule, n_quantiles, knots[j], refs[j], dens[j]
+            )
+    else:
+        for j in prange(starts.size):
+            stop = starts[j] + counts[j]
+            status[j], bandwidth[j] = fit_sorted_column(
+                values[starts[j] : stop],
+                weights[starts[j] : stop],
+                n_zeros[j],
+                alphas[j],
+                rule,
+                n_quantiles,
+                knots[j],
+                refs[j],
+                dens[j],
+            )
 
 
 def _column_scales(values, starts, counts):
