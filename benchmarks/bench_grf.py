@@ -21,7 +21,7 @@ Sections (``--section``, default all):
 - ``downstream``: planted partition, 4 classes, mean degree 8, 2% labels: kernel ridge
   (precomputed) on the exact diffusion kernel (beta=5), on the symmetric GRF estimate and
   RidgeClassifier on adjacency rows. ``--large`` adds N = 1e5 (exact route: expm_multiply
-  on the labelled columns).
+  on the labelled columns); ``--section downstream-large`` runs that part alone.
 
 Run from the repository root: ``python benchmarks/bench_grf.py [--quick] [--section S]``.
 """
