@@ -36,7 +36,7 @@ from .._backend import get_namespace
 from .._utils._validation import check_positive_scalar, check_vector_block
 from ._budget import budget_bytes
 from ._operator import KernelOperator
-from ._sampled_heavy import heavy_radius, kdtree_heavy, lsh_heavy, sub_operator
+from ._sampled_heavy import heavy_radius, kdtree_heavy, lsh_heavy
 from ._sampled_plan import (
     BETA,
     TAUS,
@@ -277,7 +277,7 @@ class SampledGaussianOperator(LinearOperator):
             weights = counts * (m / s)
         self._frozen = (cols, weights, None)
         if n * len(cols) * self.dtype.itemsize <= budget_bytes():
-            block = sub_operator(self._base, None, cols).to_dense()
+            block = self._base.take(None, cols).to_dense()
             coo = self._H[:, cols].tocoo()
             block[coo.row, coo.col] -= coo.data
             block *= weights.astype(self.dtype)
@@ -342,7 +342,7 @@ class SampledGaussianOperator(LinearOperator):
             return (Y + block @ V[cols]).astype(self.dtype, copy=False)
         W = np.zeros_like(V)
         W[cols] = weights[:, None] * V[cols]
-        Y += sub_operator(self._base, None, cols) @ W[cols]
+        Y += self._base.take(None, cols) @ W[cols]
         Y -= self._H @ W
         return Y.astype(self.dtype, copy=False)
 
@@ -362,7 +362,7 @@ class SampledGaussianOperator(LinearOperator):
         y = np.zeros(n)
         if big.any():
             cols = np.flatnonzero(big)
-            y += sub_operator(self._base, None, cols) @ x[cols]
+            y += self._base.take(None, cols) @ x[cols]
             rest[cols] = 0.0
         y += self._H @ rest
         rest_norm = math.sqrt(float(rest @ rest))
@@ -397,7 +397,7 @@ class SampledGaussianOperator(LinearOperator):
         n, m = self.shape
         cols, counts = np.unique(self._rng.choice(m, size=s, p=p), return_counts=True)
         weights = x[cols] * counts / (s * p[cols])
-        sub = sub_operator(self._base, None, cols)
+        sub = self._base.take(None, cols)
         y = np.zeros(n)
         col_sq = np.zeros(len(cols))
         w = weights.astype(self.dtype)

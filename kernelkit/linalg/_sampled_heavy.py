@@ -30,34 +30,10 @@ from scipy.special import ndtr
 from .._backend import cpu
 from .._backend.sampled import bucket_pairs
 from .._config import get_config
-from ._operator import KernelOperator
 
 # Target probability that one table separates two points at distance r.
 _LSH_RECALL = 0.99
 _LSH_MAX_TABLES = 40
-
-
-def sub_operator(base, rows=None, cols=None):
-    """K(X[rows], Z[cols]) as a :class:`KernelOperator` sharing ``base``'s kernel.
-
-    Parameters
-    ----------
-    base : KernelOperator
-        The full operator.
-    rows, cols : array of int or None
-        Indices into X and Z; ``None`` keeps all.
-
-    Returns
-    -------
-    op : KernelOperator
-    """
-    take = getattr(base, "take", None)
-    if take is not None:
-        return take(rows, cols)
-    # Until KernelOperator.take lands: the same sub-operator, validated again.
-    X = base.X if rows is None else base.X[rows]
-    Z = base.Z if cols is None else base.Z[cols]
-    return KernelOperator(base.kernel, X, Z)
 
 
 def heavy_radius(bandwidth, tau):

@@ -42,7 +42,6 @@ import math
 import numpy as np
 
 from ._budget import block_rows, budget_bytes
-from ._sampled_heavy import sub_operator
 
 # Candidate thresholds: half-decades from 1e-1 to 1e-7 (the 1e-2..1e-6, widened).
 TAUS = 10.0 ** -np.arange(1.0, 7.01, 0.5)
@@ -109,7 +108,7 @@ def pilot_statistics(base, rows):
     keep = p * m * base.dtype.itemsize <= budget_bytes() // 2
     blocks = [] if keep else None
     for s in range(0, p, step):
-        B = sub_operator(base, rows[s : s + step]).to_dense()
+        B = base.take(rows[s : s + step]).to_dense()
         if keep:
             blocks.append((s, B))
         total += float(B.sum(dtype=np.float64))
@@ -334,9 +333,7 @@ def light_statistics(base, rows, H, tau, blocks=None):
     evaluated = 0
     if blocks is None:
         step = block_rows(m, base.dtype.itemsize, buffers=3, n_rows=p)
-        blocks = (
-            (s, sub_operator(base, rows[s : s + step]).to_dense()) for s in range(0, p, step)
-        )
+        blocks = ((s, base.take(rows[s : s + step]).to_dense()) for s in range(0, p, step))
         evaluated = p * m
     for s, B in blocks:
         r = rows[s : s + len(B)]

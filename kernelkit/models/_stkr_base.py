@@ -162,11 +162,7 @@ class _BaseSTKR(BaseEstimator):
         if self._precomputed:
             self.kernel_ = "precomputed"
         else:
-            # bandwidth=None on a kernel given by name means the median rule (team default).
-            bandwidth = self.bandwidth
-            if bandwidth is None and isinstance(self.kernel, str):
-                bandwidth = "median"
-            self.kernel_ = make_kernel(self.kernel, bandwidth, X=X_fit)
+            self.kernel_ = make_kernel(self.kernel, self.bandwidth, X=X_fit)
             self.bandwidth_ = self.kernel_.bandwidth
         self.X_fit_ = X_fit
         self.labeled_ = labeled
