@@ -222,7 +222,7 @@ def check_sample_weight(sample_weight, n_samples):
     if np.any(w < 0):
         raise ValueError("sample_weight must be non-negative; got negative values.")
     if not np.any(w > 0):
-        raise ValueError("sample_weight must contain at least one positive value.")
+        raise ValueError("sample_weight must contain a positive value; all weights are zero.")
     return w
 
 

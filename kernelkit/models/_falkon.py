@@ -405,7 +405,7 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
     @classmethod
     def _test_instances(cls):
         return [
-            cls(n_centers=10, tol=1e-3, max_iter=50, random_state=0),
+            cls(regularization=1e-4, tol=1e-3, max_iter=50, random_state=0),
             cls(kernel="gaussian", centers="all", regularization=1e-3, max_iter=50),
         ]
 
