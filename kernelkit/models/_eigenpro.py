@@ -123,7 +123,7 @@ _SHARED_ATTRIBUTES = """\
         Only when X has string column names."""
 
 _SAMPLE_WEIGHT = """\
-        sample_weight : array-like of shape (n_samples,), default=None
+sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the square loss; integer weights act as
             repeated rows. ``None`` is unit weights."""
 
@@ -194,18 +194,18 @@ class EigenProRegressor(RegressorMixin, _BaseEigenPro):
     def fit(self, X, y, sample_weight=None):
         """Fit the model to (X, y).
 
-                Parameters
-                ----------
-                X : array-like of shape (n_samples, n_features)
-                    Training points (NumPy, pandas or CuPy; float32 stays float32).
-                y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-                    Targets.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training points (NumPy, pandas or CuPy; float32 stays float32).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
         {sample_weight}
 
-                Returns
-                -------
-                self : EigenProRegressor
-                    The fitted model.
+        Returns
+        -------
+        self : EigenProRegressor
+            The fitted model.
         """
         X, y = self._check_Xy(X, y, reset=True)
         xp = get_namespace(X)
@@ -216,24 +216,24 @@ class EigenProRegressor(RegressorMixin, _BaseEigenPro):
     def partial_fit(self, X, y, sample_weight=None):
         """One pass of EigenPro over a batch of data (for data streamed in chunks).
 
-                The first call picks the centers, the bandwidth and the preconditioner
-                from its batch, so it should be representative; with fewer than
-                ``n_centers`` rows, all of them become centers. Later calls reuse them.
-                k calls on the same data equal ``fit`` with ``epochs=k`` (as long as no
-                pass is undone by the divergence policy).
+        The first call picks the centers, the bandwidth and the preconditioner
+        from its batch, so it should be representative; with fewer than
+        ``n_centers`` rows, all of them become centers. Later calls reuse them.
+        k calls on the same data equal ``fit`` with ``epochs=k`` (as long as no
+        pass is undone by the divergence policy).
 
-                Parameters
-                ----------
-                X : array-like of shape (n_samples, n_features)
-                    A batch of training points.
-                y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-                    Its targets.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of training points.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Its targets.
         {sample_weight}
 
-                Returns
-                -------
-                self : EigenProRegressor
-                    The updated model.
+        Returns
+        -------
+        self : EigenProRegressor
+            The updated model.
         """
         first = not hasattr(self, "dual_coef_")
         X, y = self._check_Xy(X, y, reset=first)
@@ -354,18 +354,18 @@ class EigenProClassifier(ClassifierMixin, _BaseEigenPro):
     def fit(self, X, y, sample_weight=None):
         """Fit the classifier to (X, y).
 
-                Parameters
-                ----------
-                X : array-like of shape (n_samples, n_features)
-                    Training points (NumPy, pandas or CuPy; float32 stays float32).
-                y : array-like of shape (n_samples,)
-                    Class labels (at least two classes).
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training points (NumPy, pandas or CuPy; float32 stays float32).
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
         {sample_weight}
 
-                Returns
-                -------
-                self : EigenProClassifier
-                    The fitted classifier.
+        Returns
+        -------
+        self : EigenProClassifier
+            The fitted classifier.
         """
         X, y = self._check_Xy(X, y, reset=True)
         y = self._labels(y)
@@ -382,20 +382,20 @@ class EigenProClassifier(ClassifierMixin, _BaseEigenPro):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass of EigenPro over a batch of data.
 
-                Parameters
-                ----------
-                X : array-like of shape (n_samples, n_features)
-                    A batch of training points.
-                y : array-like of shape (n_samples,)
-                    Its class labels.
-                classes : array-like of shape (n_classes,), default=None
-                    Every class that will ever appear; required on the first call.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of training points.
+        y : array-like of shape (n_samples,)
+            Its class labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that will ever appear; required on the first call.
         {sample_weight}
 
-                Returns
-                -------
-                self : EigenProClassifier
-                    The updated classifier.
+        Returns
+        -------
+        self : EigenProClassifier
+            The updated classifier.
         """
         first = not hasattr(self, "dual_coef_")
         X, y = self._check_Xy(X, y, reset=first)
