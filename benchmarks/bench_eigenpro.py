@@ -90,7 +90,7 @@ def fashion(args):
     idx = np.sort(rng.choice(len(X), size=n, replace=False))
     X, y = X[idx], y[idx]
     Xt, yt = Xt[:n_test], yt[:n_test]
-    bandwidth = estimate_bandwidth(X, "median", random_state=0)
+    bandwidth = estimate_bandwidth(X, "median")
     print(f"Fashion-MNIST: n_train={n}, n_test={n_test}, median bandwidth {bandwidth:.3f}")
     rows = []
 
@@ -204,7 +204,7 @@ def diamonds(args):
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=0)
     scaler = StandardScaler().fit(Xtr)
     Xtr_s, Xte_s = scaler.transform(Xtr), scaler.transform(Xte)
-    bandwidth = estimate_bandwidth(Xtr_s, "median", random_state=0)
+    bandwidth = estimate_bandwidth(Xtr_s, "median")
     print(f"diamonds: n_train={len(Xtr)}, n_test={len(Xte)}, median bandwidth {bandwidth:.3f}")
     rows = []
     sizes = [500, 2000] if args.quick else [1000, 4000]

@@ -6,6 +6,8 @@ Mirrors :func:`sklearn.get_config` / :func:`sklearn.set_config` /
 inherit nothing, which is also what scikit-learn does).
 """
 
+import math
+import numbers
 import threading
 from contextlib import contextmanager
 
@@ -52,15 +54,16 @@ def set_config(working_memory=None, engine=None, n_threads=None):
     Parameters
     ----------
     working_memory : float, default=None
-        Memory budget in MiB for one block of kernel values and its
-        temporaries. Kernel operators never hold more than this many MiB
-        of kernel values per worker thread. ``None`` leaves it unchanged.
+        Memory budget in MiB (finite, > 0) for the kernel values and
+        temporaries of one kernel product, all worker threads together: tiles
+        are sized from it, and at most as many run at once as fit in it.
+        ``None`` leaves it unchanged.
     engine : {"auto", "numpy", "cpu", "cuda"}, default=None
         ``"auto"`` picks from the input arrays (NumPy -> ``"cpu"``, CuPy ->
         ``"cuda"``); ``"numpy"`` is the single-threaded reference path.
     n_threads : int, default=None
-        Worker threads of the CPU engine (``None``: unchanged; ``-1``: all
-        cores).
+        Worker threads of the CPU engine, a positive int or ``-1`` (all
+        cores); ``None`` leaves it unchanged. Results do not depend on it.
 
     Examples
     --------
@@ -70,29 +73,70 @@ def set_config(working_memory=None, engine=None, n_threads=None):
     256
     >>> kernelkit.set_config(working_memory=512)
     """
-    config = _get_threadlocal_config()
+    checked = _checked(working_memory=working_memory, engine=engine, n_threads=n_threads)
+    _get_threadlocal_config().update(checked)
+
+
+class _InvalidConfigError(ValueError, TypeError):
+    """A configuration value of the wrong type or out of range (a ValueError and a TypeError,
+    like scikit-learn's ``InvalidParameterError``)."""
+
+
+def _checked(*, working_memory, engine, n_threads):
+    """The settings to change (None means unchanged), validated; raises naming the parameter.
+
+    This floor sits below ``kernelkit._utils``, so it cannot use ``validate_params``; the
+    checks mirror its ``Interval(Real, 0, None, closed="neither")`` and ``StrOptions``.
+    """
+    out = {}
     if working_memory is not None:
-        if not isinstance(working_memory, (int, float)) or not working_memory > 0:
-            raise ValueError(
-                f"working_memory must be a positive number of MiB, got {working_memory!r}."
+        real = isinstance(working_memory, numbers.Real) and not isinstance(working_memory, bool)
+        if not real or not (math.isfinite(working_memory) and working_memory > 0):
+            raise _InvalidConfigError(
+                "The 'working_memory' parameter must be a finite real number > 0 (MiB); "
+                f"got {working_memory!r}."
             )
-        config["working_memory"] = working_memory
+        out["working_memory"] = working_memory
     if engine is not None:
-        if engine not in _ENGINES:
-            raise ValueError(f"engine must be one of {_ENGINES}, got {engine!r}.")
-        config["engine"] = engine
+        if not isinstance(engine, str) or engine not in _ENGINES:
+            raise _InvalidConfigError(
+                f"The 'engine' parameter must be one of {_ENGINES}; got {engine!r}."
+            )
+        out["engine"] = engine
     if n_threads is not None:
-        if not isinstance(n_threads, int) or (n_threads < 1 and n_threads != -1):
-            raise ValueError(f"n_threads must be a positive int or -1, got {n_threads!r}.")
-        config["n_threads"] = None if n_threads == -1 else n_threads
+        integral = isinstance(n_threads, numbers.Integral) and not isinstance(n_threads, bool)
+        if not integral or (n_threads < 1 and n_threads != -1):
+            raise _InvalidConfigError(
+                f"The 'n_threads' parameter must be a positive int or -1 (all cores); "
+                f"got {n_threads!r}."
+            )
+        out["n_threads"] = None if n_threads == -1 else int(n_threads)
+    return out
 
 
 @contextmanager
 def config_context(*, working_memory=None, engine=None, n_threads=None):
     """Temporarily change the kernelkit configuration.
 
-    Parameters are those of :func:`set_config`; the previous values come
-    back when the block exits, even on error.
+    The previous values come back when the block exits, even on error.
+    kernelkit's joblib tasks (and through joblib, Dask tasks) run under the
+    configuration in force where they were created.
+
+    Parameters
+    ----------
+    working_memory : float, default=None
+        Memory budget in MiB (finite, > 0) for one kernel product; see
+        :func:`set_config`. ``None`` leaves it unchanged.
+    engine : {"auto", "numpy", "cpu", "cuda"}, default=None
+        Compute engine; ``None`` leaves it unchanged.
+    n_threads : int, default=None
+        Worker threads of the CPU engine, a positive int or ``-1`` (all
+        cores); ``None`` leaves it unchanged.
+
+    Yields
+    ------
+    None
+        The body of the ``with`` block runs with the new settings.
 
     Examples
     --------
@@ -104,8 +148,10 @@ def config_context(*, working_memory=None, engine=None, n_threads=None):
     >>> y.shape
     (6,)
     """
-    old = get_config()
-    set_config(working_memory=working_memory, engine=engine, n_threads=n_threads)
+    checked = _checked(working_memory=working_memory, engine=engine, n_threads=n_threads)
+    config = _get_threadlocal_config()
+    old = config.copy()
+    config.update(checked)
     try:
         yield
     finally:

@@ -128,7 +128,7 @@ def _demo(quick):
 
     # scikit-learn has no Euclidean Laplacian kernel; its RBF kernel at the same width is the
     # closest peer (its "laplacian" is the L1 kernel).
-    bandwidth = estimate_bandwidth(X, "median", random_state=0)
+    bandwidth = estimate_bandwidth(X, "median")
     n_components = min(2000, X.shape[0])
     nystroem = make_pipeline(
         Nystroem(gamma=1 / (2 * bandwidth**2), n_components=n_components, random_state=0),

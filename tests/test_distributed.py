@@ -67,3 +67,48 @@ def test_local_cluster_gives_identical_results(rng):
     ref = dense_kernel("gaussian", X, Z, 2.0)
     np.testing.assert_allclose(rows, ref @ u[:100], rtol=1e-4)
     np.testing.assert_allclose(local, ref.T @ u, rtol=1e-4, atol=1e-3)
+
+
+def test_transposed_sum_is_a_dask_reduction(rng):
+    X = rng.normal(size=(400, 3))
+    Xd = da.from_array(X, chunks=(50, 3))
+    out = kernel_rmatmat("gaussian", Xd, X[:30], np.ones(400), bandwidth=1.0)
+    names = {key[0] if isinstance(key, tuple) else key for key in dict(out.dask)}
+    assert any(name.startswith("sum") for name in names)  # Dask's own tree reduction
+    # The same bits for any scheduler and any number of threads.
+    a = out.compute(scheduler="sync")
+    b = out.compute(scheduler="threads", num_workers=4)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, dense_kernel("gaussian", X, X[:30], 1.0).T.sum(1), rtol=1e-10)
+
+
+def test_parameters_are_validated(rng):
+    X = da.from_array(rng.normal(size=(10, 2)))
+    Z = rng.normal(size=(4, 2))
+    with pytest.raises(ValueError, match="'kernel' parameter"):
+        kernel_matmat("poly", X, Z, np.ones(4))
+    with pytest.raises(ValueError, match="'bandwidth' parameter"):
+        kernel_rmatmat("gaussian", X, Z, np.ones(10), bandwidth=-2.0)
+    with pytest.raises(ValueError, match="'V' parameter"):
+        kernel_matmat("gaussian", X, Z, 3.0, bandwidth=1.0)
+    # bandwidth=None with a kernel name: the median rule on Z, as everywhere.
+    from kernelkit import KernelOperator
+
+    got = kernel_matmat("gaussian", X, Z, np.ones(4)).compute()
+    np.testing.assert_allclose(got, KernelOperator("gaussian", X.compute(), Z) @ np.ones(4))
+
+
+def test_products_run_under_the_callers_config(rng):
+    from kernelkit import config_context
+    from kernelkit._backend import numba_cuda_usable
+
+    if numba_cuda_usable():
+        pytest.skip("a CUDA device (or the simulator) is present")
+    X = da.from_array(rng.normal(size=(40, 2)), chunks=(10, 2))
+    Z = rng.normal(size=(5, 2))
+    with config_context(engine="cuda"):  # the graph is built here, run on scheduler threads
+        lazy = kernel_matmat("gaussian", X, Z, np.ones(5), bandwidth=1.0)
+        rlazy = kernel_rmatmat("gaussian", X, Z, np.ones(40), bandwidth=1.0)
+    for product in (lazy, rlazy):
+        with pytest.raises(RuntimeError, match="engine='cuda'"):
+            product.compute(scheduler="threads")

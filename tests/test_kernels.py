@@ -94,31 +94,66 @@ def test_make_kernel_strings_objects_and_rules(rng):
     assert make_kernel("rbf", 2.0) == Gaussian(2.0)
     assert make_kernel(Laplacian(3.0)) == Laplacian(3.0)
     assert make_kernel(Laplacian(3.0), 1.0) == Laplacian(1.0)
-    k = make_kernel("gaussian", "median", X=X, random_state=0)
+    k = make_kernel("gaussian", "median", X=X)
     d = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))[np.triu_indices(200, 1)]
     assert k.bandwidth == pytest.approx(np.median(d))
+    # One default: a name without bandwidth gets the median rule, an object keeps its own.
+    assert make_kernel("gaussian", None, X=X) == k
+    assert make_kernel("laplacian", X=X) == Laplacian(k.bandwidth)
+    assert make_kernel(Gaussian(0.3), X=X) == Gaussian(0.3)
+    assert make_kernel(Gaussian(0.3), "median", X=X) == k
+    assert make_kernel(Gaussian("scale"), X=X) == Gaussian(np.sqrt(3 * X.var()))
     k = make_kernel("laplacian", "scale", X=X)
     assert k.bandwidth == pytest.approx(np.sqrt(3 * X.var()))
     assert isinstance(make_kernel(lambda a, b: a @ b.T), CallableKernel)
 
 
-def test_estimate_bandwidth_is_seeded(rng):
+def test_median_rule_is_deterministic(rng):
     X = rng.normal(size=(3000, 2))
-    a = estimate_bandwidth(X, n_samples=100, random_state=1)
-    assert a == estimate_bandwidth(X, n_samples=100, random_state=1)
-    assert a != estimate_bandwidth(X, n_samples=100, random_state=2)
+    a = estimate_bandwidth(X, n_samples=100)
+    # The same rows every time (an internal generator of fixed seed).
+    assert a == estimate_bandwidth(X, n_samples=100)
+    assert make_kernel("gaussian", X=X) == Gaussian(estimate_bandwidth(X))
+    # A subsample of 100 rows estimates the median of all pairs (about 1.67 for 2-D normals).
+    d = np.sqrt(((X[:300, None] - X[None, :300]) ** 2).sum(-1))[np.triu_indices(300, 1)]
+    assert a == pytest.approx(np.median(d), rel=0.15)
+    # At most n_samples rows: every row takes part, as in the dense computation.
+    small = X[:50]
+    d = np.sqrt(((small[:, None] - small[None]) ** 2).sum(-1))[np.triu_indices(50, 1)]
+    assert estimate_bandwidth(small, n_samples=50) == pytest.approx(np.median(d), rel=1e-12)
+    with pytest.raises(TypeError):
+        estimate_bandwidth(X, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_samples": 0}, "'n_samples' parameter"),
+        ({"n_samples": 1}, "'n_samples' parameter"),
+        ({"n_samples": 2.5}, "'n_samples' parameter"),
+        ({"rule": "mean"}, "'rule' parameter"),
+    ],
+)
+def test_estimate_bandwidth_validates(rng, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        estimate_bandwidth(rng.normal(size=(10, 2)), **kwargs)
 
 
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        ({"kernel": "poly"}, ValueError, "Unknown kernel 'poly'.*gaussian"),
-        ({"kernel": 3}, TypeError, "kernel must be"),
-        ({"kernel": "gaussian", "bandwidth": 0.0}, ValueError, "bandwidth"),
-        ({"kernel": "gaussian", "bandwidth": -1}, ValueError, "bandwidth"),
-        ({"kernel": "gaussian", "bandwidth": np.nan}, ValueError, "bandwidth"),
-        ({"kernel": "gaussian", "bandwidth": "mean"}, ValueError, "bandwidth"),
+        ({"kernel": "poly"}, ValueError, "'kernel' parameter.*gaussian"),
+        ({"kernel": 3}, TypeError, "'kernel' parameter"),
+        ({"kernel": "gaussian", "bandwidth": 0.0}, ValueError, "'bandwidth' parameter"),
+        ({"kernel": "gaussian", "bandwidth": -1}, ValueError, "'bandwidth' parameter"),
+        ({"kernel": "gaussian", "bandwidth": np.nan}, ValueError, "'bandwidth' parameter"),
+        ({"kernel": "gaussian", "bandwidth": np.inf}, ValueError, "bandwidth"),
+        ({"kernel": "gaussian", "bandwidth": True}, ValueError, "bandwidth"),
+        ({"kernel": "gaussian", "bandwidth": "mean"}, ValueError, "'bandwidth' parameter"),
         ({"kernel": "gaussian", "bandwidth": "median"}, ValueError, "needs data"),
+        ({"kernel": "gaussian"}, ValueError, "median.*needs data X"),
+        ({"kernel": "gaussian", "bandwidth": 1.0, "X": 3}, ValueError, "'X' parameter"),
+        ({"kernel": "gaussian", "random_state": 0}, TypeError, "random_state"),
     ],
 )
 def test_make_kernel_errors(kwargs, exc, match):

@@ -149,9 +149,20 @@ def test_mixed_dtypes_promote_and_pickle(rng):
 
 
 def test_median_bandwidth_resolves_on_z(rng):
-    X = rng.normal(size=(50, 2))
-    K = KernelOperator("gaussian", X, bandwidth="median", random_state=0)
-    assert isinstance(K.kernel.bandwidth, float) and K.kernel.bandwidth > 0
+    from scipy.spatial.distance import pdist
+
+    X = rng.normal(size=(60, 2))
+    Z = 4.0 * rng.normal(size=(40, 2)) + 10.0  # a median distance far from X's and from 1
+    want = float(np.median(pdist(Z)))
+    assert abs(want - 1.0) > 1 and abs(want - np.median(pdist(X))) > 1
+    v = rng.normal(size=40)
+    for bandwidth in ("median", None):  # a kernel name without bandwidth means the median rule
+        K = KernelOperator("gaussian", X, Z, bandwidth=bandwidth)
+        assert K.kernel.bandwidth == pytest.approx(want, rel=1e-12)
+        np.testing.assert_allclose(K @ v, dense_kernel("gaussian", X, Z, want) @ v, rtol=1e-10)
+    # A kernel object keeps its bandwidth unless one is given.
+    assert KernelOperator(Gaussian(0.7), X, Z).kernel == Gaussian(0.7)
+    assert KernelOperator(Gaussian(0.7), X, Z, bandwidth="median").kernel.bandwidth == want
 
 
 def test_memory_stays_within_budget():
@@ -188,7 +199,7 @@ def test_bad_inputs_are_named(rng):
         KernelOperator("gaussian", X, np.ones((3, 3)))
     with pytest.raises(ValueError, match="Z"):
         KernelOperator("gaussian", X, np.full((3, 2), np.inf))
-    with pytest.raises(ValueError, match="Unknown kernel"):
+    with pytest.raises(ValueError, match="'kernel' parameter"):
         KernelOperator("sigmoid", X)
     with pytest.raises(ValueError, match="engine"):
         with config_context(engine="tpu"):
@@ -198,3 +209,147 @@ def test_bad_inputs_are_named(rng):
             pass
     with pytest.raises(ValueError, match="fused CUDA kernel"):
         KernelOperator(Matern(1.0, nu=2.5), X)._fused_cuda_ok()
+
+
+# -- views, dense output, one-sweep products ------------------------------------------------
+DTYPES = [np.float64, np.float32]
+
+
+def _gaussian_ref(X, Z, bandwidth):
+    from scipy.spatial.distance import cdist
+
+    r2 = cdist(X.astype(np.float64), Z.astype(np.float64), "sqeuclidean")
+    return np.exp(-r2 / (2 * bandwidth**2))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_take_matches_dense_and_reuses_centring(rng, dtype, engine):
+    X = rng.normal(size=(90, 3)).astype(dtype) + 5
+    Z = rng.normal(size=(70, 3)).astype(dtype) + 5
+    K = KernelOperator(Gaussian(1.3), X, Z)
+    ref = _gaussian_ref(X, Z, 1.3)
+    rows = np.array([5, 0, 89, 17, 17])
+    cases = [
+        (rows, slice(3, 60, 2)),
+        (slice(10, 40), np.arange(69, -1, -3)),
+        (None, slice(0, 7)),
+        (np.arange(90) % 3 == 0, None),
+    ]
+    with config_context(engine=engine, working_memory=0.02):
+        for r, c in cases:
+            sub = K.take(r, c)
+            want = ref[np.arange(90)[r] if r is not None else slice(None)]
+            want = want[:, np.arange(70)[c] if c is not None else slice(None)]
+            assert sub.shape == want.shape and sub.dtype == dtype
+            v = rng.normal(size=want.shape[1])
+            np.testing.assert_allclose(sub @ v, want @ v, rtol=TOL[dtype], atol=TOL[dtype])
+            np.testing.assert_allclose(sub.to_dense(), want, rtol=TOL[dtype], atol=TOL[dtype])
+    # No re-validation or re-centring: the views share the kernel and the centre.
+    sub = K.take(rows, slice(3, 60, 2))
+    assert sub.kernel is K.kernel
+    if engine == "cpu":
+        assert sub._prepared[0] is K._prepare()[0]
+    assert K.take(slice(0, 20)).X.base is not None  # a slice is a view, not a copy
+
+
+def test_take_keeps_symmetry_and_checks_indices(rng):
+    X = rng.normal(size=(30, 2))
+    K = KernelOperator("laplacian", X, bandwidth=1.0)
+    sub = K.take(slice(5, 15), slice(5, 15))
+    assert sub.Z is sub.X
+    np.testing.assert_allclose(sub.diagonal(), 1.0)
+    assert K.take(slice(0, 5), slice(1, 6)).Z is not K.take(slice(0, 5), slice(1, 6)).X
+    with pytest.raises(ValueError, match="rows"):
+        K.take(np.zeros((2, 2), dtype=int))
+    with pytest.raises(ValueError, match="cols"):
+        K.take(cols=[0, 30])
+    with pytest.raises(TypeError, match="rows"):
+        K.take(rows=[0.5])
+    with pytest.raises(ValueError, match="mask"):
+        K.take(rows=np.ones(3, dtype=bool))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_to_dense_fills_out(rng, dtype):
+    X = rng.normal(size=(123, 4)).astype(dtype)
+    Z = rng.normal(size=(77, 4)).astype(dtype)
+    K = KernelOperator(Gaussian(2.0), X, Z)
+    out = np.full((123, 77), np.nan, dtype=dtype)
+    with config_context(working_memory=0.01):
+        got = K.to_dense(out=out)
+    assert got is out
+    np.testing.assert_allclose(out, _gaussian_ref(X, Z, 2.0), rtol=TOL[dtype], atol=TOL[dtype])
+    # A Fortran-ordered or strided out is filled through a temporary tile.
+    outf = np.zeros((123, 77), dtype=dtype, order="F")
+    with config_context(working_memory=0.01):
+        np.testing.assert_array_equal(K.to_dense(out=outf), out)
+    with pytest.raises(ValueError, match="shape"):
+        K.to_dense(out=np.empty((77, 123), dtype=dtype))
+    with pytest.raises(ValueError, match="dtype"):
+        K.to_dense(out=np.empty((123, 77), dtype=np.float16))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("budget", [0.01, 512])
+def test_matmat_rmatmat_one_sweep(rng, dtype, engine, budget):
+    X = rng.normal(size=(211, 3)).astype(dtype)
+    Z = rng.normal(size=(97, 3)).astype(dtype)
+    V = rng.normal(size=(97, 2))
+    U = rng.normal(size=(211, 3))
+    ref = _gaussian_ref(X, Z, 1.1)
+    K = KernelOperator(Gaussian(1.1), X, Z)
+    with config_context(engine=engine, working_memory=budget):
+        KV, KtU = K.matmat_rmatmat(V, U)
+        kv, ktu = K.matmat_rmatmat(V[:, 0], U[:, 0])
+    wanted = [(KV, ref @ V), (KtU, ref.T @ U), (kv, ref @ V[:, 0]), (ktu, ref.T @ U[:, 0])]
+    for got, want in wanted:
+        assert got.dtype == dtype and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=TOL[dtype], atol=TOL[dtype] * 10)
+    with pytest.raises(ValueError, match="U has 5 rows"):
+        K.matmat_rmatmat(V, np.ones(5))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("budget", [0.01, 512])
+def test_dmmv_matches_dense(rng, dtype, budget):
+    X = rng.normal(size=(260, 3)).astype(dtype)
+    Z = rng.normal(size=(40, 3)).astype(dtype)
+    v = rng.normal(size=40)
+    W = rng.normal(size=(260, 2))
+    ref = _gaussian_ref(X, Z, 0.9)
+    K = KernelOperator(Gaussian(0.9), X, Z)
+    with config_context(working_memory=budget, n_threads=2):
+        got_v = K.dmmv(v)
+        got_m = K.dmmv(np.column_stack([v, -v]), W)
+    tol = TOL[dtype] * 10
+    np.testing.assert_allclose(got_v, ref.T @ (ref @ v), rtol=tol, atol=tol)
+    want = ref.T @ (ref @ np.column_stack([v, -v]) + W)
+    np.testing.assert_allclose(got_m, want, rtol=tol, atol=tol)
+    assert got_v.dtype == dtype and got_v.shape == (40,)
+    with pytest.raises(ValueError, match="w has 1 columns"):
+        K.dmmv(np.ones((40, 2)), np.ones(260))
+
+
+@pytest.mark.parametrize("rows", [0, -1, 2.5, True, "3"])
+def test_blocks_rejects_bad_rows(rng, rows):
+    K = KernelOperator(Gaussian(1.0), rng.normal(size=(6, 2)))
+    with pytest.raises(ValueError, match="rows"):
+        list(K.blocks(rows=rows))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_callable_kernel_returning_nonfinite_is_named(rng, bad):
+    def broken(A, B):
+        K = A @ B.T
+        K[0, 0] = bad
+        return K
+
+    X = rng.normal(size=(8, 2))
+    K = KernelOperator(broken, X)
+    for call in (lambda: K @ np.ones(8), lambda: K.to_dense(), lambda: K.dmmv(np.ones(8))):
+        with pytest.raises(ValueError, match="kernel CallableKernel.*broken.*NaN or infinite"):
+            call()
+    linear = KernelOperator(lambda A, B: A @ B.T, X)
+    np.testing.assert_allclose(linear @ np.ones(8), X @ X.sum(0), rtol=1e-12)

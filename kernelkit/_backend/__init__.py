@@ -18,7 +18,18 @@ def _cupy_module():
 
 
 def get_namespace(*arrays):
-    """Return ``numpy`` or ``cupy`` according to the arrays (NumPy wins for lists, pandas...)."""
+    """Return ``numpy`` or ``cupy`` according to the arrays (NumPy wins for lists, pandas...).
+
+    Parameters
+    ----------
+    *arrays : array-like or None
+        The arrays of one computation; ``None`` entries are ignored.
+
+    Returns
+    -------
+    xp : module
+        ``numpy``, or ``cupy`` when every array is a CuPy array.
+    """
     cp = _cupy_module()
     if cp is not None:
         is_device = [isinstance(a, cp.ndarray) for a in arrays if a is not None]
@@ -37,6 +48,11 @@ def cupy_usable():
 
     An installed CuPy wheel imports fine without a driver and fails on the
     first array, so ``import cupy`` alone proves nothing.
+
+    Returns
+    -------
+    usable : bool
+        Whether CuPy arrays can be created on a device.
     """
     try:
         import cupy
@@ -49,7 +65,13 @@ def cupy_usable():
 
 
 def numba_cuda_usable():
-    """True when numba.cuda can launch kernels (a real GPU or the CUDA simulator)."""
+    """True when numba.cuda can launch kernels (a real GPU or the CUDA simulator).
+
+    Returns
+    -------
+    usable : bool
+        Whether the fused CUDA kernels can run.
+    """
     try:
         from numba import cuda
     except ImportError:
@@ -61,7 +83,18 @@ def numba_cuda_usable():
 
 
 def to_numpy(a):
-    """Copy a device array to the host; NumPy arrays pass through unchanged."""
+    """Copy a device array to the host; NumPy arrays pass through unchanged.
+
+    Parameters
+    ----------
+    a : array-like
+        NumPy or CuPy array (or anything ``numpy.asarray`` accepts).
+
+    Returns
+    -------
+    host : ndarray
+        ``a`` itself when it is a NumPy array.
+    """
     if isinstance(a, np.ndarray):
         return a
     cp = _cupy_module()
@@ -71,7 +104,19 @@ def to_numpy(a):
 
 
 def select_engine(*arrays):
-    """Engine for the current configuration and inputs: "numpy", "cpu" or "cuda"."""
+    """Engine for the current configuration and inputs: "numpy", "cpu" or "cuda".
+
+    Parameters
+    ----------
+    *arrays : array-like or None
+        The arrays of the computation.
+
+    Returns
+    -------
+    engine : {"numpy", "cpu", "cuda"}
+        ``RuntimeError`` instead when ``engine="cuda"`` is configured for
+        NumPy arrays and no CUDA device (or simulator) is available.
+    """
     engine = get_config()["engine"]
     xp = get_namespace(*arrays)
     if engine == "auto":
@@ -91,7 +136,13 @@ def select_engine(*arrays):
 
 
 def engines_available():
-    """Mapping engine name -> availability, for ``python -m kernelkit info``."""
+    """Mapping engine name -> availability, for ``python -m kernelkit info``.
+
+    Returns
+    -------
+    available : dict of str to bool
+        One entry per engine.
+    """
     return {
         "numpy": True,
         "cpu": True,
@@ -101,7 +152,13 @@ def engines_available():
 
 
 def runtime_report():
-    """Lines describing Numba's threading and the GPU, for ``python -m kernelkit info``."""
+    """Lines describing Numba's threading and the GPU, for ``python -m kernelkit info``.
+
+    Returns
+    -------
+    lines : list of str
+        Human-readable lines.
+    """
     import numba
 
     lines = [

@@ -9,6 +9,7 @@ both the vector exp and all cores.
 """
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -65,6 +66,28 @@ def distance_block(Xb, Z, zsq, squared, scale, out=None, parallel=False):
     ``Xb`` and ``Z`` must already be centred on a common point (the operator
     centres on the mean of Z), which keeps the norms small and the
     expansion accurate.
+
+    Parameters
+    ----------
+    Xb : ndarray of shape (rows, n_features)
+        Centred row points, C-contiguous.
+    Z : ndarray of shape (cols, n_features)
+        Centred column points, same dtype.
+    zsq : ndarray of shape (cols,)
+        Squared norms of the rows of ``Z``.
+    squared : bool
+        Squared distances (else plain distances).
+    scale : float
+        Factor applied to every (squared) distance.
+    out : ndarray of shape (rows, cols), default=None
+        C-contiguous array to write into.
+    parallel : bool, default=False
+        Run the distance pass on Numba's threads (for a single large block).
+
+    Returns
+    -------
+    T : ndarray of shape (rows, cols)
+        ``out`` when given.
     """
     dtype = Xb.dtype
     G = np.matmul(Xb, Z.T, out=out)
@@ -76,6 +99,13 @@ def distance_block(Xb, Z, zsq, squared, scale, out=None, parallel=False):
 
 
 def default_n_threads():
+    """Threads the CPU engine uses when ``n_threads`` is not configured: all cores.
+
+    Returns
+    -------
+    n_threads : int
+        ``os.cpu_count()``, at least 1.
+    """
     return os.cpu_count() or 1
 
 
@@ -83,34 +113,104 @@ _EXECUTORS = {}
 
 
 def executor(n_threads):
-    """A process-wide thread pool per size, created lazily (never stored on estimators)."""
-    pool = _EXECUTORS.get(n_threads)
+    """A process-wide thread pool per size, created lazily (never stored on estimators).
+
+    Pools are keyed by process id too: a forked child must not reuse its
+    parent's pool, whose threads did not survive the fork.
+
+    Parameters
+    ----------
+    n_threads : int
+        Worker threads of the pool.
+
+    Returns
+    -------
+    pool : concurrent.futures.ThreadPoolExecutor
+        Shared by every caller asking for that size.
+    """
+    key = (os.getpid(), n_threads)
+    pool = _EXECUTORS.get(key)
     if pool is None:
-        pool = _EXECUTORS[n_threads] = ThreadPoolExecutor(
+        pool = _EXECUTORS[key] = ThreadPoolExecutor(
             max_workers=n_threads, thread_name_prefix="kernelkit"
         )
     return pool
 
 
-_CONTROLLER = []
+_BLAS_LOCK = threading.Lock()
+_BLAS_SCOPE = {"controller": None, "depth": 0, "limiter": None}
+_BLAS_THREAD = {}
 
 
+def _blas_thread():
+    """The one thread that sets and restores BLAS limits (per process, never a pool worker)."""
+    pool = _BLAS_THREAD.get(os.getpid())
+    if pool is None:
+        pool = _BLAS_THREAD[os.getpid()] = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="kernelkit-blas"
+        )
+    return pool
+
+
+def _limit_blas():
+    scope = _BLAS_SCOPE
+    if scope["controller"] is None:
+        scope["controller"] = ThreadpoolController()
+    limiter = scope["controller"].limit(limits=1, user_api="blas")
+    limiter.__enter__()
+    return limiter
+
+
+@contextmanager
 def single_threaded_blas():
-    """Context manager that limits BLAS to one thread.
+    """Limit BLAS to one thread while any thread is inside this scope.
 
     Used around work that already runs on several threads (tiles on the pool)
-    or that must round identically on any worker. The controller scans the
-    loaded libraries once per process (it costs milliseconds), not per call.
+    or that must round identically on any worker. The BLAS thread count is
+    process-wide, so overlapping scopes from several threads share one limit:
+    a lock-guarded count limits BLAS on the first entry and restores the
+    original count on the last exit (one threadpoolctl limiter per thread
+    restored the counts out of order and could leave BLAS single-threaded).
+    The limit is set and restored on one dedicated thread, because
+    threadpoolctl lets only the thread that set OpenBLAS's limit change it
+    again. If another thread holds a ``threadpool_limits`` of its own, that
+    limit stays in force instead.
+
+    Yields
+    ------
+    None
+        The body runs with single-threaded BLAS.
     """
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+    scope = _BLAS_SCOPE
+    with _BLAS_LOCK:
+        if scope["depth"] == 0:
+            scope["limiter"] = _blas_thread().submit(_limit_blas).result()
+        scope["depth"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            scope["depth"] -= 1
+            if scope["depth"] == 0:
+                limiter, scope["limiter"] = scope["limiter"], None
+                _blas_thread().submit(limiter.__exit__, None, None, None).result()
 
 
 @contextmanager
 def numba_threads(n_threads):
     """Run the parallel kernels on at most ``n_threads`` threads (None: Numba's default),
-    so that ``kernelkit.config_context(n_threads=...)`` applies here as in the CPU engine."""
+    so that ``kernelkit.config_context(n_threads=...)`` applies here as in the CPU engine.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        Upper bound on Numba's threads inside the block.
+
+    Yields
+    ------
+    None
+        The body runs with the limit; the previous count comes back after.
+    """
     if n_threads is None:
         yield
         return

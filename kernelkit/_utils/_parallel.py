@@ -1,4 +1,4 @@
-"""Parallel building blocks: block slicing, a joblib map and pairwise merge-tree reductions.
+"""Parallel building blocks: a config-carrying ``delayed``, a joblib map and merge-tree reductions.
 
 :func:`tree_reduce` merges given items up a balanced binary tree;
 :func:`tree_map_reduce` also computes the leaves, and runs whole subtrees per
@@ -14,15 +14,31 @@ numbered by its position in the tree rather than by when it happens to run.
 
 import numbers
 
+import joblib
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.utils import check_random_state
+from joblib import Parallel, effective_n_jobs
+from sklearn.utils import check_random_state, gen_batches
 
+from .._config import config_context, get_config
 from ._progress import progress
 
 
 def block_slices(n, block_size):
-    """Consecutive ``slice`` objects of at most ``block_size`` rows covering ``range(n)``.
+    """``list(sklearn.utils.gen_batches(n, block_size))``: kept for ``sampling/_squeak.py``.
+
+    New code calls :func:`sklearn.utils.gen_batches` directly.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    block_size : int
+        Rows per slice (at least one is used).
+
+    Returns
+    -------
+    slices : list of slice
+        Consecutive slices covering ``range(n)``.
 
     Examples
     --------
@@ -30,8 +46,92 @@ def block_slices(n, block_size):
     >>> block_slices(5, 2)
     [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
     """
-    block_size = max(1, int(block_size))
-    return [slice(s, min(s + block_size, n)) for s in range(0, n, block_size)]
+    return list(gen_batches(int(n), max(1, int(block_size))))
+
+
+class _WithConfig:
+    """``function`` run under the kernelkit configuration captured when the task was made."""
+
+    def __init__(self, function, config):
+        self.function = function
+        self.config = config
+
+    def __call__(self, *args, **kwargs):
+        n_threads = self.config["n_threads"]
+        with config_context(
+            working_memory=self.config["working_memory"],
+            engine=self.config["engine"],
+            n_threads=-1 if n_threads is None else n_threads,
+        ):
+            return self.function(*args, **kwargs)
+
+
+def carry_config(function):
+    """``function`` wrapped to run under the kernelkit configuration in force now.
+
+    For task graphs built here and run elsewhere (Dask), where :func:`delayed`
+    does not apply.
+
+    Parameters
+    ----------
+    function : callable
+        Picklable callable.
+
+    Returns
+    -------
+    wrapped : callable
+        Picklable; calls ``function`` inside :func:`kernelkit.config_context`
+        with the captured settings.
+
+    Examples
+    --------
+    >>> from kernelkit import config_context, get_config
+    >>> from kernelkit._utils._parallel import carry_config
+    >>> with config_context(engine="numpy"):
+    ...     engine = carry_config(lambda: get_config()["engine"])
+    >>> engine()
+    'numpy'
+    """
+    return _WithConfig(function, get_config())
+
+
+def delayed(function):
+    """:func:`joblib.delayed` that carries the caller's kernelkit configuration to the worker.
+
+    The configuration is thread-local and a joblib worker (thread, process or
+    Dask task) starts from the defaults; like :func:`sklearn.utils.parallel.delayed`,
+    this captures :func:`kernelkit.get_config` when the task is created and
+    applies it with :func:`kernelkit.config_context` around the call. Create
+    the tasks in the caller's thread (a list, not a lazy generator that joblib
+    may consume on another thread).
+
+    Parameters
+    ----------
+    function : callable
+        The function to run in the worker.
+
+    Returns
+    -------
+    make_task : callable
+        ``make_task(*args, **kwargs)`` returns joblib's ``(function, args, kwargs)`` triple.
+
+    Examples
+    --------
+    >>> from joblib import Parallel
+    >>> from kernelkit import config_context, get_config
+    >>> from kernelkit._utils._parallel import delayed
+    >>> def budget(_):
+    ...     return get_config()["working_memory"]
+    >>> with config_context(working_memory=64):
+    ...     tasks = [delayed(budget)(i) for i in range(2)]
+    >>> Parallel(n_jobs=2, backend="threading")(tasks)
+    [64, 64]
+    """
+
+    def make_task(*args, **kwargs):
+        return joblib.delayed(carry_config(function))(*args, **kwargs)
+
+    return make_task
 
 
 def seed_sequence(random_state):
@@ -40,6 +140,16 @@ def seed_sequence(random_state):
     An integer seeds the sequence directly (so the same integer always gives
     the same tree of child seeds); ``None`` or a ``RandomState`` contributes
     128 bits of entropy drawn from it.
+
+    Parameters
+    ----------
+    random_state : int, RandomState, SeedSequence or None
+        The caller's ``random_state``; a ``SeedSequence`` is returned as is.
+
+    Returns
+    -------
+    seeds : numpy.random.SeedSequence
+        Parent of the per-task seeds.
 
     Examples
     --------
@@ -61,7 +171,25 @@ def parallel_map(function, items, *, n_jobs=None, verbose=0, desc=None):
 
     ``n_jobs=None`` follows joblib's context (one worker unless a
     ``parallel_config`` says otherwise); under the Dask backend the tasks
-    run on the cluster.
+    run on the cluster. Tasks carry the caller's kernelkit configuration.
+
+    Parameters
+    ----------
+    function : callable
+        Applied to each item; must be picklable for process-based backends.
+    items : iterable
+        Arguments, one per call.
+    n_jobs : int, default=None
+        joblib workers.
+    verbose : int, default=0
+        ``1`` shows a progress bar.
+    desc : str, default=None
+        Label of the progress bar.
+
+    Returns
+    -------
+    results : list
+        ``function(item)`` for each item, in input order.
 
     Examples
     --------
@@ -75,9 +203,8 @@ def parallel_map(function, items, *, n_jobs=None, verbose=0, desc=None):
     bar = progress(total=len(items), verbose=verbose, desc=desc)
     out = []
     # return_as="generator" keeps input order and lets the bar advance as results arrive.
-    for result in Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(function)(item) for item in items
-    ):
+    tasks = [delayed(function)(item) for item in items]  # made here: they carry our config
+    for result in Parallel(n_jobs=n_jobs, return_as="generator")(tasks):
         out.append(result)
         bar.update(1)
     bar.close()
@@ -104,6 +231,15 @@ def tree_reduce(items, merge, *, seeds, n_jobs=None, verbose=0, desc=None):
         Parent of the per-merge seeds.
     n_jobs : int or None
         joblib workers per level.
+    verbose : int, default=0
+        ``1`` shows a progress bar over the levels.
+    desc : str, default=None
+        Label of the progress bar.
+
+    Returns
+    -------
+    root : object
+        The value at the top of the tree.
 
     Examples
     --------
@@ -124,7 +260,7 @@ def tree_reduce(items, merge, *, seeds, n_jobs=None, verbose=0, desc=None):
         if len(pairs) == 1:
             merged = [merge(*pairs[0])]
         else:
-            merged = Parallel(n_jobs=n_jobs)(delayed(merge)(a, b, s) for a, b, s in pairs)
+            merged = Parallel(n_jobs=n_jobs)([delayed(merge)(a, b, s) for a, b, s in pairs])
         items = list(merged) + carry
         bar.update(1)
     bar.close()
@@ -186,6 +322,30 @@ def tree_map_reduce(
     do not each pay a task's scheduling and transfer cost. The few merges above
     the cut run level by level in parallel.
 
+    Parameters
+    ----------
+    leaf_function : callable
+        Computes a leaf from an item; picklable for process-based backends.
+    items : list
+        Inputs of the leaves (at least one).
+    merge : callable
+        ``merge(left, right, seed)``, as in :func:`tree_reduce`.
+    seeds : numpy.random.SeedSequence
+        Parent of the per-merge seeds.
+    n_jobs : int, default=None
+        joblib workers.
+    verbose : int, default=0
+        ``1`` shows a progress bar.
+    desc : str, default=None
+        Label of the progress bar.
+    tasks_per_job : int, default=4
+        Subtrees per worker at the cut (more: better balance, more overhead).
+
+    Returns
+    -------
+    root : object
+        The value at the top of the tree.
+
     Examples
     --------
     >>> import numpy as np
@@ -205,10 +365,10 @@ def tree_map_reduce(
     bar = progress(total=len(plans) + len(levels) - 1 - cut, verbose=verbose, desc=desc)
     values = {}
     runner = Parallel(n_jobs=n_jobs, return_as="generator")
-    jobs = (
+    jobs = [
         delayed(_run_subtree)(ids, [items[i] for i in ids], steps, leaf_function, merge)
         for ids, steps in plans
-    )
+    ]
     for root, value in zip(levels[cut], runner(jobs), strict=True):
         values[root] = value
         bar.update(1)
@@ -220,8 +380,10 @@ def tree_map_reduce(
             results = [merge(values[left], values[right], seed)]
         else:
             results = Parallel(n_jobs=n_jobs)(
-                delayed(merge)(values[left], values[right], seed)
-                for _, (left, right, seed) in pairs
+                [
+                    delayed(merge)(values[left], values[right], seed)
+                    for _, (left, right, seed) in pairs
+                ]
             )
         for (node, (left, right, _)), value in zip(pairs, results, strict=True):
             del values[left], values[right]

@@ -1,11 +1,11 @@
 """Kernel names, bandwidth rules and the one constructor every front end uses."""
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 from .._backend import get_namespace
+from .._utils._sklearn_compat import Interval, StrOptions, validate_params
 from .._utils._validation import check_points
 from ._base import CallableKernel, Kernel, squared_distances
 from ._radial import Cauchy, Gaussian, InverseMultiquadric, Laplacian, Matern
@@ -24,13 +24,52 @@ KERNELS = {
 KERNEL_NAMES = tuple(KERNELS)
 
 
-def estimate_bandwidth(X, rule="median", *, n_samples=1000, random_state=None):
+#: Constraint (for ``validate_params`` / ``_parameter_constraints``) of a ``kernel`` argument.
+KERNEL_CONSTRAINT = [StrOptions(set(KERNELS)), Kernel, callable]
+#: Constraint of a ``bandwidth`` argument: a positive number, a rule, or None (the default rule).
+BANDWIDTH_CONSTRAINT = [
+    Interval(Real, 0, None, closed="neither"),
+    StrOptions(set(BANDWIDTH_RULES)),
+    None,
+]
+
+# The median rule looks at a subsample of this seed when X has more rows than
+# n_samples: the same data always gives the same bandwidth, whatever random_state
+# the caller uses elsewhere.
+_MEDIAN_SEED = 0
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "rule": [StrOptions(set(BANDWIDTH_RULES))],
+        "n_samples": [Interval(Integral, 2, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def estimate_bandwidth(X, rule="median", *, n_samples=1000):
     """Data-driven bandwidth.
 
-    ``"median"``: median Euclidean distance between distinct pairs of a
-    random sample of ``n_samples`` rows (the median heuristic).
-    ``"scale"``: sqrt(n_features · Var(X)), the scale that scikit-learn's
-    ``gamma="scale"`` implies for the Gaussian kernel (up to the factor 2).
+    ``"median"``: median Euclidean distance between distinct pairs of rows
+    (the median heuristic), over all rows when X has at most ``n_samples``
+    of them, else over ``n_samples`` rows drawn by a generator of fixed seed,
+    so that the rule is deterministic. ``"scale"``: sqrt(n_features · Var(X)),
+    the scale that scikit-learn's ``gamma="scale"`` implies for the Gaussian
+    kernel (up to the factor 2).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples_X, n_features)
+        Data (NumPy or CuPy), at least two rows.
+    rule : {"median", "scale"}, default="median"
+        The rule.
+    n_samples : int, default=1000
+        Rows the median rule looks at (at least 2); its cost is quadratic in it.
+
+    Returns
+    -------
+    bandwidth : float
+        Positive.
 
     Examples
     --------
@@ -44,18 +83,17 @@ def estimate_bandwidth(X, rule="median", *, n_samples=1000, random_state=None):
     xp = get_namespace(X)
     if rule == "scale":
         value = float(np.sqrt(X.shape[1] * float(xp.var(X))))
-    elif rule == "median":
-        rng = check_random_state(random_state)
+    else:
         n = X.shape[0]
-        idx = np.sort(rng.choice(n, size=min(n, n_samples), replace=False))
-        sample = X[xp.asarray(idx)] if xp is not np else X[idx]
+        sample = X
+        if n > n_samples:
+            idx = np.sort(np.random.default_rng(_MEDIAN_SEED).choice(n, n_samples, replace=False))
+            sample = X[xp.asarray(idx)] if xp is not np else X[idx]
         D2 = squared_distances(sample, sample)
         iu = np.triu_indices(sample.shape[0], k=1)
         dists = np.sqrt(np.asarray(D2.get() if xp is not np else D2, dtype=np.float64)[iu])
         dists = dists[dists > 0]
         value = float(np.median(dists)) if dists.size else 0.0
-    else:
-        raise ValueError(f"bandwidth rule must be one of {BANDWIDTH_RULES}; got {rule!r}.")
     if not value > 0:
         raise ValueError(
             f"The {rule!r} bandwidth rule gave {value} (are all rows of X identical?); "
@@ -64,21 +102,27 @@ def estimate_bandwidth(X, rule="median", *, n_samples=1000, random_state=None):
     return value
 
 
-def make_kernel(kernel="gaussian", bandwidth=None, *, X=None, random_state=None):
+@validate_params(
+    {"kernel": KERNEL_CONSTRAINT, "bandwidth": BANDWIDTH_CONSTRAINT, "X": ["array-like", None]},
+    prefer_skip_nested_validation=True,
+)
+def make_kernel(kernel="gaussian", bandwidth=None, *, X=None):
     """Build a ready-to-use kernel object from a name, an object or a callable.
+
+    The one meaning of ``bandwidth=None`` in kernelkit: a kernel given by name
+    gets the ``"median"`` rule on ``X``; a :class:`Kernel` object keeps its own
+    bandwidth. A number or a rule overrides either.
 
     Parameters
     ----------
-    kernel : str, Kernel or callable
+    kernel : str, Kernel or callable, default="gaussian"
         One of :data:`KERNEL_NAMES`, a :class:`Kernel` instance, or a
         function ``f(A, B)`` returning the kernel matrix.
-    bandwidth : float, {"median", "scale"} or None
-        Overrides the kernel object's own bandwidth when given; ``None``
-        keeps it (1.0 for a kernel named by string).
-    X : array of shape (n_samples, n_features), optional
+    bandwidth : float, {"median", "scale"} or None, default=None
+        A positive number, or a rule resolved on ``X`` (see
+        :func:`estimate_bandwidth`); ``None`` as described above.
+    X : array-like of shape (n_samples, n_features), default=None
         Data used to resolve a bandwidth rule.
-    random_state : int, RandomState or None
-        Seeds the sample of the ``"median"`` rule.
 
     Returns
     -------
@@ -88,20 +132,29 @@ def make_kernel(kernel="gaussian", bandwidth=None, *, X=None, random_state=None)
     Examples
     --------
     >>> import numpy as np
-    >>> from kernelkit import make_kernel
+    >>> from kernelkit import Gaussian, make_kernel
     >>> make_kernel("laplacian", 2.5)
     Laplacian(bandwidth=2.5)
-    >>> make_kernel("gaussian", "median", X=np.array([[0.0], [1.0], [3.0]]))
+    >>> X = np.array([[0.0], [1.0], [3.0]])
+    >>> make_kernel("gaussian", X=X)
     Gaussian(bandwidth=2.0)
+    >>> make_kernel(Gaussian(0.5), X=X)
+    Gaussian(bandwidth=0.5)
     """
     if isinstance(kernel, CallableKernel):  # no bandwidth to set or resolve
         return kernel
     if isinstance(kernel, Kernel):
         obj = kernel if bandwidth is None else kernel.with_bandwidth(bandwidth)
     elif isinstance(kernel, str):
+        # Checked here too: callers that validated their own parameters skip ours.
         if kernel not in KERNELS:
             raise ValueError(f"Unknown kernel {kernel!r}; known kernels are {KERNEL_NAMES}.")
-        obj = KERNELS[kernel](bandwidth=1.0 if bandwidth is None else bandwidth)
+        if bandwidth is None and X is None:
+            raise ValueError(
+                f"kernel={kernel!r} with bandwidth=None uses the 'median' rule, which needs "
+                "data X; pass X or a numeric bandwidth."
+            )
+        obj = KERNELS[kernel](bandwidth="median" if bandwidth is None else bandwidth)
     elif callable(kernel):
         return CallableKernel(kernel)
     else:
@@ -115,10 +168,6 @@ def make_kernel(kernel="gaussian", bandwidth=None, *, X=None, random_state=None)
             raise ValueError(
                 f"bandwidth must be a positive number or one of {BANDWIDTH_RULES}; got {bw!r}."
             )
-    elif (
-        isinstance(bw, bool)
-        or not isinstance(bw, numbers.Real)
-        or not (np.isfinite(bw) and bw > 0)
-    ):
+    elif isinstance(bw, bool) or not isinstance(bw, Real) or not (np.isfinite(bw) and bw > 0):
         raise ValueError(f"bandwidth must be a positive finite number; got {bw!r}.")
-    return obj.resolve(X, random_state=random_state)
+    return obj.resolve(X)

@@ -152,9 +152,7 @@ class Kernel:
             raise ValueError(f"bandwidth={self.bandwidth!r} needs data X to be resolved.")
         from ._bandwidth import estimate_bandwidth  # the rules build on this module
 
-        return self.with_bandwidth(
-            estimate_bandwidth(X, rule=self.bandwidth, random_state=random_state)
-        )
+        return self.with_bandwidth(estimate_bandwidth(X, rule=self.bandwidth))
 
     def power(self, alpha, n_features=None):
         """The α-power kernel of this kernel; see :func:`kernelkit.kernels.power_kernel`.

@@ -4,15 +4,22 @@ For data that does not fit one machine: ``X`` is a Dask array chunked by rows
 (for example loaded with ``dask.array.from_zarr`` on a cluster); Z and the
 right-hand side are small and are sent once to every worker. Each partition
 computes its rows with the local :class:`~kernelkit.KernelOperator` (so the
-CPU engine's threads and memory budget apply on every worker), and Dask
-schedules the partitions. Results never depend on the number of workers: the
-transposed product adds the partitions' partial sums in a fixed tree order.
+CPU engine's threads and the caller's memory budget and engine apply on every
+worker), and Dask schedules the partitions. Results never depend on the
+number of workers: the
+transposed product adds the partitions' partial sums with Dask's own tree
+reduction (``sum``), whose shape depends on the number of partitions only.
 """
+
+from functools import partial
 
 import numpy as np
 
+from .._utils._parallel import carry_config
+from .._utils._sklearn_compat import validate_params
 from .._utils._validation import check_points, check_same_features, check_vector_block
 from ..kernels import make_kernel
+from ..kernels._bandwidth import BANDWIDTH_CONSTRAINT, KERNEL_CONSTRAINT
 from ._operator import KernelOperator
 
 DASK_INSTALL = "Dask is needed: pip install 'kernelkit[dask]' (dask[distributed])."
@@ -32,7 +39,21 @@ def _rows_product(kernel, X_block, Z, V):
 
 
 def _rows_rproduct(kernel, X_block, Z, U_block):
-    return KernelOperator(kernel, X_block, Z).rmatmat(U_block)
+    # One (1, m, k) slice per partition, stacked along a new leading axis and summed by Dask.
+    return KernelOperator(kernel, X_block, Z).rmatmat(U_block)[None]
+
+
+def _whole(da, A):
+    """A small in-memory array as a one-chunk Dask array (one graph key: shipped once)."""
+    return da.from_array(A, chunks=A.shape)
+
+
+_PARAMS = {
+    "kernel": KERNEL_CONSTRAINT,
+    "X": ["array-like"],
+    "Z": ["array-like"],
+    "bandwidth": BANDWIDTH_CONSTRAINT,
+}
 
 
 def _check_dask_rows(X, name="X"):
@@ -57,6 +78,7 @@ def _check_inputs(kernel, X, Z, bandwidth):
     return kernel, X, Z, dtype
 
 
+@validate_params({**_PARAMS, "V": ["array-like"]}, prefer_skip_nested_validation=True)
 def kernel_matmat(kernel, X, Z, V, *, bandwidth=None):
     """Lazy K(X, Z) @ V for a Dask array X chunked by rows.
 
@@ -71,11 +93,12 @@ def kernel_matmat(kernel, X, Z, V, *, bandwidth=None):
     V : array-like of shape (n_centers,) or (n_centers, k)
         Right-hand side.
     bandwidth : float or {"median", "scale"}, default=None
-        Overrides the kernel's bandwidth; a rule is resolved on Z.
+        Resolved like :func:`kernelkit.make_kernel` on Z (``None``: the median
+        rule for a kernel name, the object's own bandwidth for a Kernel).
 
     Returns
     -------
-    dask.array.Array of shape (n_samples,) or (n_samples, k)
+    KV : dask.array.Array of shape (n_samples,) or (n_samples, k)
         Lazy; call ``.compute()``. The dtype is float32 when X, Z are float32.
 
     Examples
@@ -92,34 +115,55 @@ def kernel_matmat(kernel, X, Z, V, *, bandwidth=None):
     >>> bool(np.allclose(y.compute(), K @ np.ones(20)))
     True
     """
-    dask, da = _dask()
+    _, da = _dask()
     kernel, X, Z, dtype = _check_inputs(kernel, X, Z, bandwidth)
     V = check_vector_block(V, Z.shape[0], "V", dtype=dtype)
     vector = V.ndim == 1
     V2 = V.reshape(-1, 1) if vector else V
-    Z_ref, V_ref = dask.delayed(Z), dask.delayed(V2)  # one graph key each: shipped once
-    parts = [
-        da.from_delayed(
-            dask.delayed(_rows_product)(kernel, block, Z_ref, V_ref),
-            shape=(rows, V2.shape[1]),
-            dtype=dtype,
-        )
-        for block, rows in zip(X.to_delayed().ravel(), X.chunks[0], strict=True)
-    ]
-    out = da.concatenate(parts, axis=0)
+    # The kernel is bound with partial, not passed as a blockwise keyword: on a distributed
+    # cluster the keyword arrived as the first positional argument. The tasks run under the
+    # caller's configuration (budget, engine), wherever Dask runs them.
+    out = da.blockwise(
+        carry_config(partial(_rows_product, kernel)),
+        "ik",
+        X,
+        "if",
+        _whole(da, Z),
+        "jf",
+        _whole(da, V2),
+        "jk",
+        dtype=dtype,
+        concatenate=True,
+    )
     return out[:, 0] if vector else out
 
 
+@validate_params({**_PARAMS, "U": ["array-like"]}, prefer_skip_nested_validation=True)
 def kernel_rmatmat(kernel, X, Z, U, *, bandwidth=None):
     """Lazy K(Z, X) @ U = K(X, Z).T @ U for a Dask array X chunked by rows.
 
-    ``U`` is a Dask array (or NumPy array) with the rows of X; each partition
-    contributes K(Z, X_part) @ U_part and the partial sums are added in a
-    fixed pairwise tree, so the result is the same for any number of workers.
+    Each partition contributes K(Z, X_part) @ U_part; Dask's ``sum`` adds
+    the partial products up a tree whose shape depends on the number of
+    partitions only, so the result is the same for any number of workers.
+
+    Parameters
+    ----------
+    kernel : str, Kernel or callable
+        The kernel (see :func:`kernelkit.make_kernel`).
+    X : dask.array.Array of shape (n_samples, n_features)
+        Row points, chunked along rows.
+    Z : array-like of shape (n_centers, n_features)
+        Column points (in memory; sent once to each worker).
+    U : dask.array.Array or array-like of shape (n_samples,) or (n_samples, k)
+        Right-hand side with the rows of X (rechunked like X).
+    bandwidth : float or {"median", "scale"}, default=None
+        Resolved like :func:`kernelkit.make_kernel` on Z (``None``: the median
+        rule for a kernel name, the object's own bandwidth for a Kernel).
 
     Returns
     -------
-    dask.array.Array of shape (n_centers,) or (n_centers, k)
+    KtU : dask.array.Array of shape (n_centers,) or (n_centers, k)
+        Lazy; call ``.compute()``.
 
     Examples
     --------
@@ -131,7 +175,7 @@ def kernel_rmatmat(kernel, X, Z, U, *, bandwidth=None):
     >>> out.shape
     (5,)
     """
-    dask, da = _dask()
+    _, da = _dask()
     kernel, X, Z, dtype = _check_inputs(kernel, X, Z, bandwidth)
     if not isinstance(U, da.Array):
         U = check_vector_block(U, X.shape[0], "U", dtype=dtype)
@@ -140,17 +184,18 @@ def kernel_rmatmat(kernel, X, Z, U, *, bandwidth=None):
         raise ValueError(f"U has {U.shape[0]} rows but X has {X.shape[0]}.")
     vector = U.ndim == 1
     U2 = (U[:, None] if vector else U).rechunk((X.chunks[0], -1)).astype(dtype)
-    Z_ref = dask.delayed(Z)
-    partials = [
-        dask.delayed(_rows_rproduct)(kernel, xb, Z_ref, ub)
-        for xb, ub in zip(X.to_delayed().ravel(), U2.to_delayed().ravel(), strict=True)
-    ]
-    while len(partials) > 1:  # fixed pairwise order: independent of scheduling
-        partials = [
-            dask.delayed(np.add)(partials[i], partials[i + 1])
-            if i + 1 < len(partials)
-            else partials[i]
-            for i in range(0, len(partials), 2)
-        ]
-    out = da.from_delayed(partials[0], shape=(Z.shape[0], U2.shape[1]), dtype=dtype)
+    partials = da.blockwise(
+        carry_config(partial(_rows_rproduct, kernel)),
+        "bjk",
+        X,
+        "bf",
+        _whole(da, Z),
+        "jf",
+        U2,
+        "bk",
+        adjust_chunks={"b": 1},
+        dtype=dtype,
+        concatenate=True,
+    )
+    out = partials.sum(axis=0, dtype=dtype)
     return out[:, 0] if vector else out

@@ -1,10 +1,14 @@
 """KernelOperator: the lazy kernel matrix K(X, Z) as a SciPy LinearOperator.
 
-Products are computed block by block; a block of kernel values never takes
-more than ``working_memory`` MiB per worker thread (see
-:func:`kernelkit.config_context`), so an n×m kernel matrix is never stored.
-Every estimator in kernelkit computes its kernel products through here.
+Products are computed tile by tile (see :mod:`kernelkit.linalg._tiles`): all
+tiles alive at once never take more than ``working_memory`` MiB (see
+:func:`kernelkit.config_context`), so an n×m kernel matrix is never stored,
+and the tiles and the order of every sum depend on the budget and the shape
+alone, so products are bit-identical for any number of threads. Every
+estimator in kernelkit computes its kernel products through here.
 """
+
+import numbers
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
@@ -13,16 +17,24 @@ from .._backend import cpu, get_namespace, select_engine
 from .._config import get_config
 from .._utils._validation import check_points, check_same_features, check_vector_block
 from ..kernels import make_kernel
-
-_MIB = 2**20
-_CACHE_FRIENDLY_TILE = 32 * _MIB
+from ._budget import block_rows
+from ._tiles import (
+    batches,
+    plan_tiles,
+    run_tasks,
+    sweep_both,
+    sweep_dmmv,
+    sweep_forward,
+    sweep_transposed,
+)
 
 
 class KernelOperator(LinearOperator):
     """Lazy kernel matrix K(X, Z) of shape (n_samples_X, n_samples_Z).
 
     Supports ``@``, ``matvec``, ``matmat``, ``rmatvec``, ``rmatmat``, ``.T``,
-    :meth:`diagonal` and :meth:`blocks`, for NumPy arrays (CPU engine) and
+    :meth:`diagonal`, :meth:`blocks`, :meth:`to_dense`, :meth:`take`,
+    :meth:`dmmv` and :meth:`matmat_rmatmat`, for NumPy arrays (CPU engine) and
     CuPy arrays (GPU engine; results stay on the device). Products are
     computed and returned in the operator's dtype: float32 when X and Z are
     both float32, float64 otherwise.
@@ -37,9 +49,9 @@ class KernelOperator(LinearOperator):
     Z : array-like of shape (n_samples_Z, n_features), default=None
         Column points; ``None`` means Z = X (a square, symmetric operator).
     bandwidth : float or {"median", "scale"}, default=None
-        Overrides the kernel's bandwidth; a rule is resolved on Z.
-    random_state : int, RandomState or None, default=None
-        Seeds the ``"median"`` bandwidth rule.
+        Resolved like :func:`kernelkit.make_kernel` on Z: ``None`` gives a
+        kernel named by string the median rule on Z and keeps a kernel
+        object's own bandwidth; a number or a rule overrides either.
 
     Attributes
     ----------
@@ -63,7 +75,7 @@ class KernelOperator(LinearOperator):
     True
     """
 
-    def __init__(self, kernel, X, Z=None, *, bandwidth=None, random_state=None):
+    def __init__(self, kernel, X, Z=None, *, bandwidth=None):
         X = check_points(X, "X")
         Z = X if Z is None else check_points(Z, "Z")
         check_same_features(X, Z, "X", "Z")
@@ -73,27 +85,124 @@ class KernelOperator(LinearOperator):
             X = X.astype(dtype)
         if Z.dtype != dtype:
             Z = Z.astype(dtype)
-        self.kernel = make_kernel(kernel, bandwidth, X=Z, random_state=random_state)
+        self.kernel = make_kernel(kernel, bandwidth, X=Z)
         self.X = X
         self.Z = Z
         self._prepared = None
         super().__init__(dtype=np.dtype(dtype), shape=(X.shape[0], Z.shape[0]))
 
+    @classmethod
+    def _from_parts(cls, kernel, X, Z, prepared):
+        """An operator on already validated arrays of one dtype (no checks, no centring)."""
+        op = cls.__new__(cls)
+        op.kernel, op.X, op.Z, op._prepared = kernel, X, Z, prepared
+        LinearOperator.__init__(op, dtype=np.dtype(X.dtype), shape=(X.shape[0], Z.shape[0]))
+        return op
+
+    # -- views -----------------------------------------------------------------
+    def take(self, rows=None, cols=None):
+        """The sub-operator K(X[rows], Z[cols]), reusing this operator's checked data.
+
+        Nothing is validated or centred again: the sub-operator shares the
+        kernel, the arrays (views for slices, gathered copies for index arrays)
+        and the centred columns of this one.
+
+        Parameters
+        ----------
+        rows : slice, array of int or bool, or None, default=None
+            Rows of X to keep; ``None`` keeps all.
+        cols : slice, array of int or bool, or None, default=None
+            Rows of Z to keep; ``None`` keeps all.
+
+        Returns
+        -------
+        op : KernelOperator
+            Shape ``(len(X[rows]), len(Z[cols]))``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kernelkit import KernelOperator
+        >>> X = np.arange(10.0).reshape(5, 2)
+        >>> K = KernelOperator("gaussian", X, bandwidth=2.0)
+        >>> sub = K.take(rows=[0, 2], cols=slice(1, 4))
+        >>> sub.shape
+        (2, 3)
+        >>> bool(np.allclose(sub.to_dense(), K.to_dense()[[0, 2]][:, 1:4]))
+        True
+        """
+        rows = _check_index(rows, self.shape[0], "rows")
+        cols = _check_index(cols, self.shape[1], "cols")
+        xp = get_namespace(self.X)
+        X = self.X[_on(xp, rows)]
+        Z = self.Z[_on(xp, cols)]
+        if self.Z is self.X and _same_index(rows, cols):
+            Z = X
+        prepared = None
+        if xp is np and self.kernel.radial:
+            shift, Zc, zsq = self._prepare()
+            prepared = shift, np.ascontiguousarray(Zc[cols]), zsq[cols]
+        return type(self)._from_parts(self.kernel, X, Z, prepared)
+
     # -- public products (overriding SciPy's so CuPy arrays pass unconverted) ---
     def matmat(self, V):
-        """K(X, Z) @ V for V of shape (n_samples_Z, k)."""
+        """K(X, Z) @ V.
+
+        Parameters
+        ----------
+        V : array of shape (n_samples_Z, k)
+            Right-hand sides.
+
+        Returns
+        -------
+        out : array of shape (n_samples_X, k)
+            In the operator's dtype.
+        """
         return self._checked_product(V, "V", transpose=False, columns="many")
 
     def matvec(self, v):
-        """K(X, Z) @ v for v of shape (n_samples_Z,) or (n_samples_Z, 1)."""
+        """K(X, Z) @ v.
+
+        Parameters
+        ----------
+        v : array of shape (n_samples_Z,) or (n_samples_Z, 1)
+            Right-hand side.
+
+        Returns
+        -------
+        out : array of shape (n_samples_X,) or (n_samples_X, 1)
+            In the operator's dtype.
+        """
         return self._checked_product(v, "v", transpose=False, columns="one")
 
     def rmatmat(self, U):
-        """K(X, Z).T @ U = K(Z, X) @ U for U of shape (n_samples_X, k)."""
+        """K(X, Z).T @ U = K(Z, X) @ U.
+
+        Parameters
+        ----------
+        U : array of shape (n_samples_X, k)
+            Right-hand sides.
+
+        Returns
+        -------
+        out : array of shape (n_samples_Z, k)
+            In the operator's dtype.
+        """
         return self._checked_product(U, "U", transpose=True, columns="many")
 
     def rmatvec(self, u):
-        """K(X, Z).T @ u for u of shape (n_samples_X,) or (n_samples_X, 1)."""
+        """K(X, Z).T @ u.
+
+        Parameters
+        ----------
+        u : array of shape (n_samples_X,) or (n_samples_X, 1)
+            Right-hand side.
+
+        Returns
+        -------
+        out : array of shape (n_samples_Z,) or (n_samples_Z, 1)
+            In the operator's dtype.
+        """
         return self._checked_product(u, "u", transpose=True, columns="one")
 
     def _checked_product(self, V, name, *, transpose, columns):
@@ -107,11 +216,50 @@ class KernelOperator(LinearOperator):
         out = self._product(V.reshape(-1, 1), transpose=transpose)
         return out if V.ndim == 2 else out[:, 0]
 
+    def _columns(self, V, n_rows, name):
+        """(V as a 2-D block in the operator's dtype, whether it was 1-D)."""
+        V = check_vector_block(V, n_rows, name, dtype=self.dtype)
+        return (V.reshape(-1, 1), True) if V.ndim == 1 else (V, False)
+
+    def matmat_rmatmat(self, V, U):
+        """(K @ V, Kᵀ @ U) in one sweep: each kernel tile is computed once and used twice.
+
+        Parameters
+        ----------
+        V : array of shape (n_samples_Z,) or (n_samples_Z, k1)
+            Multiplied by K.
+        U : array of shape (n_samples_X,) or (n_samples_X, k2)
+            Multiplied by Kᵀ.
+
+        Returns
+        -------
+        KV : array of shape (n_samples_X,) or (n_samples_X, k1)
+            K @ V, in the operator's dtype.
+        KtU : array of shape (n_samples_Z,) or (n_samples_Z, k2)
+            Kᵀ @ U, in the operator's dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from kernelkit import KernelOperator
+        >>> X = np.random.default_rng(0).normal(size=(50, 2))
+        >>> K = KernelOperator("laplacian", X, X[:20], bandwidth=1.0)
+        >>> KV, KtU = K.matmat_rmatmat(np.ones(20), np.ones(50))
+        >>> bool(np.allclose(KV, K @ np.ones(20))), bool(np.allclose(KtU, K.T @ np.ones(50)))
+        (True, True)
+        """
+        V2, v_one = self._columns(V, self.shape[1], "V")
+        U2, u_one = self._columns(U, self.shape[0], "U")
+        KV, KtU = sweep_both(self, V2, U2)
+        return (KV[:, 0] if v_one else KV), (KtU[:, 0] if u_one else KtU)
+
     def dmmv(self, v, w=None):
         """Kᵀ(K v + w) in one pass over the rows of K (Falkon's and EigenPro's normal equations).
 
-        Each budget-sized row block of K is computed once and used twice, so the
-        product costs one kernel evaluation per entry, not two.
+        Each budget-sized row stripe of K is computed once and used twice, so the
+        product costs one kernel evaluation per entry, not two. Stripes run on
+        the CPU engine's threads, each group of stripes summing into its own
+        accumulator; the accumulators are added in a fixed order.
 
         Parameters
         ----------
@@ -125,27 +273,30 @@ class KernelOperator(LinearOperator):
         out : array of shape (n_samples_Z,) or (n_samples_Z, k)
             Kᵀ(K v + w), in the operator's dtype.
         """
-        one = getattr(v, "ndim", np.ndim(v)) == 1
-        V = check_vector_block(v, self.shape[1], "v", dtype=self.dtype)
-        V = V.reshape(-1, 1) if V.ndim == 1 else V
+        V, one = self._columns(v, self.shape[1], "v")
         W = None
         if w is not None:
-            W = check_vector_block(w, self.shape[0], "w", dtype=self.dtype)
-            W = W.reshape(-1, 1) if W.ndim == 1 else W
+            W, _ = self._columns(w, self.shape[0], "w")
             if W.shape[1] != V.shape[1]:
                 raise ValueError(
                     f"w has {W.shape[1]} columns but v has {V.shape[1]}; they must match."
                 )
-        xp = get_namespace(self.X, V)
-        out = xp.zeros((self.shape[1], V.shape[1]), dtype=self.dtype)
-        for rs, block in self.blocks():
-            inner = block @ V
-            if W is not None:
-                inner += W[rs]
-            out += block.T @ inner
+        out = sweep_dmmv(self, V, W)
         return out[:, 0] if one else out
 
     def dot(self, x):
+        """K @ x for a vector or a matrix (or the product with another LinearOperator).
+
+        Parameters
+        ----------
+        x : array, scalar or LinearOperator
+            Right operand.
+
+        Returns
+        -------
+        out : array or LinearOperator
+            The product.
+        """
         if isinstance(x, LinearOperator):
             return super().dot(x)
         if np.isscalar(x):
@@ -163,85 +314,103 @@ class KernelOperator(LinearOperator):
     _rmatmat = rmatmat
 
     def _transpose(self):
-        return KernelOperator(self.kernel, self.Z, self.X)
+        return type(self)._from_parts(self.kernel, self.Z, self.X, None)
 
     _adjoint = _transpose
 
     def diagonal(self):
-        """k(x_i, z_i) for i < min(n_X, n_Z); for Z = X, the kernel's diagonal."""
+        """k(x_i, z_i) for i < min(n_X, n_Z); for Z = X, the kernel's diagonal.
+
+        Returns
+        -------
+        diag : array of shape (min(n_samples_X, n_samples_Z),)
+            In the operator's dtype.
+        """
         if self.Z is self.X:
             return self.kernel.diag(self.X)
         r = min(self.shape)
         xp = get_namespace(self.X)
-        A, B = self.X[:r], self.Z[:r]
-        return (
-            xp.concatenate(
-                [
-                    xp.diagonal(self.kernel._block(A[s : s + 256], B[s : s + 256]))
-                    for s in range(0, r, 256)
-                ]
-            )
-            if r
-            else xp.zeros((0,), dtype=self.dtype)
-        )
+        engine = select_engine(self.X)
+        parts = [xp.diagonal(self._values(s, s, engine)) for s in batches(r, 256)]
+        return xp.concatenate(parts) if parts else xp.zeros((0,), dtype=self.dtype)
 
-    def to_dense(self):
-        """Materialise K(X, Z) (n_X × n_Z values: for small problems)."""
-        return self._dense_rows(slice(0, self.shape[0]))
+    def to_dense(self, out=None):
+        """Materialise K(X, Z) (n_X × n_Z values: for small problems).
+
+        Parameters
+        ----------
+        out : array of shape (n_samples_X, n_samples_Z), default=None
+            Filled in place when given; it must have the operator's dtype and
+            live on the same device as X.
+
+        Returns
+        -------
+        K : array of shape (n_samples_X, n_samples_Z)
+            ``out`` when given.
+        """
+        if out is not None:
+            xp = get_namespace(self.X, out)
+            if tuple(out.shape) != self.shape:
+                raise ValueError(f"out must have shape {self.shape}; got {tuple(out.shape)}.")
+            if out.dtype != self.dtype:
+                raise ValueError(f"out must have dtype {self.dtype}; got {out.dtype}.")
+            if xp is np and not out.flags.writeable:
+                raise ValueError("out is read-only.")
+        return self._dense_rows(slice(0, self.shape[0]), out)
 
     # -- blocking ------------------------------------------------------------
     def _n_threads(self):
         n = get_config()["n_threads"]
         return n if n is not None else cpu.default_n_threads()
 
-    def _tiles(self):
-        """Row and column block sizes that keep each worker's tile in budget.
-
-        They depend on the budget and the machine's core count, never on the
-        ``n_threads`` setting, so results are identical for any thread count.
-        """
-        n, m = self.shape
-        cores = cpu.default_n_threads()
-        budget = get_config()["working_memory"] * _MIB / cores
-        # Tiles that stay in cache run the distance pass and exp ~25% faster than huge ones.
-        budget = min(budget, _CACHE_FRIENDLY_TILE)
-        # Two tile-sized buffers: the kernel values and one temporary (Matérn, rmatmat).
-        per_value = 2 * self.dtype.itemsize
-        cols = int(min(m, max(1, budget // per_value)))
-        rows = int(min(n, max(1, budget // (per_value * cols))))
-        # About four tiles per core balance the load of a big product.
-        rows = min(rows, max(1, -(-n // (4 * cores))))
-        return rows, cols
-
     def blocks(self, rows=None):
         """Yield ``(row_slice, K[row_slice, :])`` over X in budget-sized row blocks.
 
         For consumers that need kernel values themselves (thinning, SQUEAK).
-        ``rows`` forces the number of rows per block.
+
+        Parameters
+        ----------
+        rows : int, default=None
+            Rows per block; ``None`` takes as many as fit ``working_memory``.
+
+        Yields
+        ------
+        row_slice : slice
+            Rows of X in the block.
+        block : array of shape (n_rows_in_block, n_samples_Z)
+            The kernel values of those rows.
         """
         if rows is None:
-            budget = get_config()["working_memory"] * _MIB
-            rows = int(max(1, budget // (2 * self.dtype.itemsize * max(self.shape[1], 1))))
-        for s in range(0, self.shape[0], rows):
-            sl = slice(s, min(s + rows, self.shape[0]))
+            rows = block_rows(self.shape[1], self.dtype.itemsize, n_rows=self.shape[0])
+        elif isinstance(rows, bool) or not isinstance(rows, numbers.Integral) or rows < 1:
+            raise ValueError(f"rows must be a positive integer or None; got {rows!r}.")
+        for sl in batches(self.shape[0], rows):
             yield sl, self._dense_rows(sl)
 
-    def _dense_rows(self, rs):
-        """K[rs, :], its row tiles computed on the CPU engine's threads."""
-        engine = select_engine(self.X)
-        n_threads = self._n_threads() if engine == "cpu" else 1
-        start, stop = rs.start, rs.stop
-        step = max(1, self._tiles()[0])
-        if n_threads == 1 or stop - start <= step:
-            return self._values(rs, slice(0, self.shape[1]), engine)
-        out = np.empty((stop - start, self.shape[1]), dtype=self.dtype)
+    def _engine_and_workers(self, *arrays):
+        engine = select_engine(self.X, *arrays)
+        if engine != "cpu":
+            return engine, 1
+        if self.kernel.radial:
+            self._prepare()  # once, before the workers need it
+        return engine, self._n_threads()
 
-        def fill(s):
-            e = min(s + step, stop)
-            out[s - start : e - start] = self._values(slice(s, e), slice(0, self.shape[1]), engine)
+    def _dense_rows(self, rs, out=None):
+        """K[rs, :], its tiles computed on the CPU engine's threads (into ``out`` if given)."""
+        engine, n_threads = self._engine_and_workers()
+        xp = get_namespace(self.X)
+        n_rows, m = rs.stop - rs.start, self.shape[1]
+        plan = plan_tiles(n_rows, m, self.dtype.itemsize)
+        if out is None:
+            out = xp.empty((n_rows, m), dtype=self.dtype)
+        col_tiles = batches(m, plan.cols)
 
-        with cpu.single_threaded_blas():
-            list(cpu.executor(n_threads).map(fill, range(start, stop, step)))
+        def fill(tile):
+            for cs in col_tiles:
+                rows = slice(rs.start + tile.start, rs.start + tile.stop)
+                self._values(rows, cs, engine, out=out[tile, cs])
+
+        run_tasks(fill, batches(n_rows, plan.rows), min(n_threads, plan.max_live))
         return out
 
     def _prepare(self):
@@ -253,59 +422,53 @@ class KernelOperator(LinearOperator):
             self._prepared = shift, Zc, zsq
         return self._prepared
 
-    def _values(self, rs, cs, engine=None):
+    def _values(self, rs, cs, engine=None, out=None):
+        """K[rs, cs] (written into ``out`` when given, which is then returned)."""
         engine = engine or select_engine(self.X)
         kernel = self.kernel
         if engine == "cpu" and kernel.radial:
             shift, Zc, zsq = self._prepare()
             Xb = np.ascontiguousarray(self.X[rs] - shift)
-            T = cpu.distance_block(Xb, Zc[cs], zsq[cs], kernel.squared, kernel.distance_scale())
-            return kernel.finish(T)
-        return kernel._block(self.X[rs], self.Z[cs])
+            direct = out is not None and out.flags.c_contiguous
+            T = cpu.distance_block(
+                Xb,
+                Zc[cs],
+                zsq[cs],
+                kernel.squared,
+                kernel.distance_scale(),
+                out=out if direct else None,
+            )
+            T = kernel.finish(T)
+        else:
+            T = kernel._block(self.X[rs], self.Z[cs])
+            if not kernel.radial:
+                _check_finite_values(T, kernel)
+        if out is None:
+            return T
+        if T is not out:
+            out[...] = T
+        return out
+
+    # -- sweeps ----------------------------------------------------------------
+    def _fused(self, engine, V, transpose):
+        """The fused CUDA product when it applies, else None."""
+        if engine != "cuda" or not self._fused_cuda_ok():
+            return None
+        from .._backend import cuda  # numba.cuda loads only when the GPU engine runs
+
+        squared, scale = self.kernel.exponential_form()
+        if transpose:
+            return cuda.fused_matmat(squared, scale, self.Z, self.X, V)
+        return cuda.fused_matmat(squared, scale, self.X, self.Z, V)
 
     def _product(self, V, transpose):
-        engine = select_engine(self.X, V)
-        n, m = self.shape
-        xp = get_namespace(self.X, V)
-        if engine == "cuda" and self._fused_cuda_ok():
-            from .._backend import cuda  # numba.cuda loads only when the GPU engine runs
-
-            squared, scale = self.kernel.exponential_form()
-            if transpose:
-                return cuda.fused_matmat(squared, scale, self.Z, self.X, V)
-            return cuda.fused_matmat(squared, scale, self.X, self.Z, V)
-        n_threads = self._n_threads() if engine == "cpu" else 1
-        rows, cols = self._tiles()
-        row_blocks = [slice(s, min(s + rows, n)) for s in range(0, n, rows)]
-        col_blocks = [slice(s, min(s + cols, m)) for s in range(0, m, cols)]
-
-        def work(rs):
-            acc = None
-            for cs in col_blocks:
-                T = self._values(rs, cs, engine)
-                if transpose:
-                    part = T.T @ V[rs]
-                    if len(col_blocks) == 1:
-                        return part
-                    acc = xp.zeros((m, V.shape[1]), dtype=self.dtype) if acc is None else acc
-                    acc[cs] += part
-                else:
-                    part = T @ V[cs]
-                    acc = part if acc is None else acc + part
-            return acc
-
-        if n_threads > 1 and len(row_blocks) > 1:
-            # BLAS would otherwise start its own threads inside every worker.
-            with cpu.single_threaded_blas():
-                results = list(cpu.executor(n_threads).map(work, row_blocks))
-        else:
-            results = [work(rs) for rs in row_blocks]
+        engine, n_threads = self._engine_and_workers(V)
+        fused = self._fused(engine, V, transpose)
+        if fused is not None:
+            return fused
         if transpose:
-            out = results[0]
-            for part in results[1:]:  # fixed order: results never depend on thread timing
-                out += part
-            return out
-        return xp.concatenate(results, axis=0) if len(results) > 1 else results[0]
+            return sweep_transposed(self, V, engine, n_threads)
+        return sweep_forward(self, V, engine, n_threads)
 
     def _fused_cuda_ok(self):
         if self.kernel.exponential_form() is not None:
@@ -316,3 +479,44 @@ class KernelOperator(LinearOperator):
                 f"{self.kernel!r}. Pass CuPy arrays to use the blocked GPU path instead."
             )
         return False
+
+
+def _check_finite_values(T, kernel):
+    xp = get_namespace(T)
+    if not bool(xp.isfinite(T).all()):
+        raise ValueError(
+            f"The kernel {kernel!r} returned NaN or infinite values; a kernel function "
+            "must return finite numbers."
+        )
+
+
+def _check_index(index, n, name):
+    """A slice or a 1-D array of row positions (booleans: a mask of length n)."""
+    if index is None:
+        return slice(0, n)
+    if isinstance(index, slice):
+        return index
+    arr = np.asarray(index.get() if hasattr(index, "get") else index)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a slice or a 1-D index array; got ndim={arr.ndim}.")
+    if arr.dtype == bool:
+        if arr.shape[0] != n:
+            raise ValueError(f"{name} is a mask of length {arr.shape[0]}; expected {n}.")
+        return np.flatnonzero(arr)
+    if arr.size == 0:
+        return arr.astype(np.intp)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer positions; got dtype {arr.dtype}.")
+    if arr.min() < -n or arr.max() >= n:
+        raise ValueError(f"{name} has positions outside [-{n}, {n}).")
+    return arr.astype(np.intp, copy=False)
+
+
+def _on(xp, index):
+    return index if xp is np or isinstance(index, slice) else xp.asarray(index)
+
+
+def _same_index(a, b):
+    if isinstance(a, slice) or isinstance(b, slice):
+        return isinstance(a, slice) and isinstance(b, slice) and a == b
+    return a is b or (a.shape == b.shape and bool(np.array_equal(a, b)))

@@ -5,8 +5,10 @@ import math
 import numpy as np
 
 from .._backend import get_namespace, to_numpy
+from .._utils._sklearn_compat import validate_params
 from .._utils._validation import check_points
 from ..kernels import make_kernel
+from ..kernels._bandwidth import BANDWIDTH_CONSTRAINT, KERNEL_CONSTRAINT
 from ..linalg import KernelOperator
 
 
@@ -16,6 +18,16 @@ def _quadratic_form(kernel, X, w):
     return float(w @ np.asarray(to_numpy(Kw), dtype=np.float64))
 
 
+@validate_params(
+    {
+        "X": ["array-like"],
+        "Y": ["array-like"],
+        "kernel": KERNEL_CONSTRAINT,
+        "weights": ["array-like", None],
+        "bandwidth": BANDWIDTH_CONSTRAINT,
+    },
+    prefer_skip_nested_validation=True,
+)
 def mmd(X, Y, kernel="gaussian", weights=None, *, bandwidth=None):
     """Maximum mean discrepancy between the empirical measures of X and (weighted) Y.
 
@@ -33,11 +45,14 @@ def mmd(X, Y, kernel="gaussian", weights=None, *, bandwidth=None):
     weights : array-like of shape (m,), default=None
         Non-negative weights of Y, normalised to sum to one; ``None`` is uniform.
     bandwidth : float or {"median", "scale"}, default=None
-        Overrides the kernel's bandwidth; a rule is resolved on X.
+        Resolved like :func:`kernelkit.make_kernel` on X: ``None`` gives a kernel
+        named by string the median rule on X and keeps a kernel object's own
+        bandwidth; a number or a rule overrides either.
 
     Returns
     -------
-    float
+    mmd : float
+        The (non-negative) maximum mean discrepancy.
 
     Examples
     --------
@@ -51,7 +66,6 @@ def mmd(X, Y, kernel="gaussian", weights=None, *, bandwidth=None):
     Y = check_points(Y, "Y")
     if X.shape[1] != Y.shape[1]:
         raise ValueError(f"X has {X.shape[1]} features but Y has {Y.shape[1]}; they must match.")
-    k = make_kernel(kernel, bandwidth, X=X, random_state=0)
     m = Y.shape[0]
     if weights is None:
         w = np.full(m, 1.0 / m)
@@ -62,6 +76,7 @@ def mmd(X, Y, kernel="gaussian", weights=None, *, bandwidth=None):
         if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
             raise ValueError("weights must be finite, non-negative and not all zero.")
         w = w / w.sum()
+    k = make_kernel(kernel, bandwidth, X=X)  # after the cheap checks: the rule costs O(n²)
     n = X.shape[0]
     u = np.full(n, 1.0 / n)
     xx = _quadratic_form(k, X, u)

@@ -156,7 +156,7 @@ def select_centers(X, n_centers, *, kernel, random_state=None):
         raise ValueError(f"n_centers must be a positive integer; got {n_centers!r}.")
     if n_centers >= X.shape[0]:
         return np.arange(X.shape[0])
-    kernel = make_kernel(kernel, None, X=X, random_state=random_state)
+    kernel = make_kernel(kernel, None, X=X)
     d, _ = _dictionary_for_size(
         X,
         kernel,
@@ -316,7 +316,7 @@ class LeverageNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         # One integer from the estimator's RNG seeds all sampling, so refits with a fixed
         # random_state agree and a RandomState instance still advances.
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        kernel = make_kernel(self.kernel, self.bandwidth, X=X, random_state=seed)
+        kernel = make_kernel(self.kernel, self.bandwidth, X=X)
         n = X.shape[0]
         self.dictionary_ = None
         self.regularization_ = None

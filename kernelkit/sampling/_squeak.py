@@ -404,7 +404,7 @@ def _check_params(regularization, qbar, epsilon, block_size):
 
 def _prepare(X, kernel, bandwidth, random_state):
     X = _as_host_points(X, "X")
-    return X, make_kernel(kernel, bandwidth, X=X, random_state=random_state)
+    return X, make_kernel(kernel, bandwidth, X=X)
 
 
 @_serial_blas

@@ -462,8 +462,7 @@ def _resolve_kernel(kernel, bandwidth, X, random_state):
             raise ValueError(f"Unknown kernel {kernel!r}; known kernels are {KERNEL_NAMES}.")
         if bandwidth is None:
             bandwidth = "median"
-    seed = random_state if isinstance(random_state, numbers.Integral) else 0
-    return make_kernel(kernel, bandwidth, X=X, random_state=seed)
+    return make_kernel(kernel, bandwidth, X=X)
 
 
 # -- the thinning procedures on a node -------------------------------------------
