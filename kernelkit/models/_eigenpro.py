@@ -28,7 +28,7 @@ callable, default="laplacian"
         rule (median pairwise distance of the training data), a kernel object
         keeps its own bandwidth; a number or rule overrides. The resolved
         value is ``bandwidth_``.
-    n_centers : int, default=1000
+    n_centers : int, default=5000
         Number p of centers chosen by ``centers``. With ``n_centers >=
         n_samples`` every training point is a center (EigenPro 2).
     centers : {"uniform", "squeak", "kt", "all"} or array-like of shape \
@@ -36,9 +36,9 @@ callable, default="laplacian"
         How to pick the centers: a uniform subset of X, ridge-leverage
         sampling (SQUEAK), kernel thinning, all of X (Z = X, EigenPro 2, no
         projection), or given points.
-    epochs : int, default=10
-        Passes over the training data (passes undone by the divergence
-        policy are not counted).
+    epochs : int, default=5
+        Passes over the training data (the regulariser: there is no ridge
+        term). Divergent passes retried with a smaller step are not counted.
     n_subsamples : int or "auto", default="auto"
         Size s of the Nyström subsample of X for the preconditioner; "auto"
         is min(n, 2000) below 10⁵ samples and 5000 above.
@@ -293,9 +293,11 @@ class EigenProClassifier(ClassifierMixin, _BaseEigenPro):
     in the EigenPro papers; ``predict`` takes the argmax (binary: the sign).
     ``tol`` and early stopping use the validation accuracy.
 
-    The defaults (Laplacian kernel, median bandwidth, 1000 uniform centers,
-    10 epochs) are chosen to give a good model on image-like data in minutes
-    on a laptop; see ``docs/eigenpro.md`` for measurements on Fashion-MNIST.
+    The defaults (Laplacian kernel, median bandwidth, 5000 uniform centers,
+    5 epochs) were chosen on Fashion-MNIST (60000 × 784): test accuracy
+    0.874 for 88 s of CPU time (under 2 minutes on 2 cores); fewer centers
+    lose accuracy (p = 1000 stays near 0.85), more cost time
+    (p = 10000, 4 epochs: 0.880). See ``docs/eigenpro.md``.
 
     Parameters
     ----------
