@@ -7,9 +7,10 @@ Run from the repository root::
 
 Table 1, Fashion-MNIST (pixels in [0, 1]): kernelkit EigenPro with the
 Euclidean Laplacian kernel at several model sizes p (delayed projection; one
-row with EigenPro 3's projection after every batch; optionally Z = X, i.e.
-EigenPro 2), against scikit-learn ``Nystroem(n_components=p) +
-RidgeClassifier`` and exact ``KernelRidge`` on a subset. scikit-learn has no
+row with EigenPro 3's projection after every batch; one row with
+``EigenProClassifier()``'s defaults; optionally Z = X, i.e. EigenPro 2),
+against scikit-learn ``Nystroem(n_components=p) + RidgeClassifier`` and
+exact ``KernelRidge`` on a subset. scikit-learn has no
 Euclidean Laplacian kernel (its "laplacian" is the L1 kernel), so Nystroem
 runs its RBF kernel (median-heuristic width) and KernelRidge gets the very
 Laplacian kernel matrix EigenPro uses, precomputed by kernelkit.
@@ -68,6 +69,9 @@ def _extra(parser):
     )
     parser.add_argument("--reg-epochs", type=int, default=10, help="EigenPro epochs, diamonds")
     parser.add_argument("--skip-regression", action="store_true")
+    parser.add_argument(
+        "--no-defaults", action="store_true", help="skip the EigenProClassifier() row"
+    )
 
 
 def fit_once(fn):
@@ -94,21 +98,24 @@ def fashion(args):
     print(f"Fashion-MNIST: n_train={n}, n_test={n_test}, median bandwidth {bandwidth:.3f}")
     rows = []
 
-    def eigenpro(p, projection="delayed", centers="uniform"):
-        clf = EigenProClassifier(
-            kernel="laplacian",
-            bandwidth=bandwidth,
-            n_centers=p,
-            centers=centers,
-            epochs=args.epochs,
-            projection=projection,
-            random_state=0,
-        )
+    def eigenpro(p, projection="delayed", centers="uniform", defaults=False):
+        if defaults:
+            clf = EigenProClassifier(random_state=0)
+        else:
+            clf = EigenProClassifier(
+                kernel="laplacian",
+                bandwidth=bandwidth,
+                n_centers=p,
+                centers=centers,
+                epochs=args.epochs,
+                projection=projection,
+                random_state=0,
+            )
         clf, secs, peak = fit_once(lambda: clf.fit(X, y))
-        label = "Z = X" if centers == "all" else f"p={p}"
+        label = "Z = X" if centers == "all" else f"p={clf.n_centers_}"
         rows.append(
             {
-                "method": f"EigenPro ({projection})",
+                "method": "EigenProClassifier()" if defaults else f"EigenPro ({projection})",
                 "centers": label,
                 "accuracy": clf.score(Xt, yt),
                 "fit_s": secs,
@@ -116,7 +123,13 @@ def fashion(args):
                 "epochs": clf.n_iter_,
             }
         )
-        print(rows[-1], f"batch={clf.batch_size_} q={clf.preconditioner_rank_}", flush=True)
+        curve = " ".join(f"{v:.4f}" for v in clf.loss_curve_)
+        print(
+            rows[-1],
+            f"batch={clf.batch_size_} q={clf.preconditioner_rank_} "
+            f"solver={getattr(clf, 'projection_solver_', '-')} loss_curve=[{curve}]",
+            flush=True,
+        )
 
     for p in args.centers:
         if p < n:
@@ -125,6 +138,8 @@ def fashion(args):
         eigenpro(args.every_batch, "every_batch")
     if args.all_centers:
         eigenpro(n, centers="all")
+    if not args.no_defaults:
+        eigenpro(None, defaults=True)
 
     gamma = 1.0 / (2.0 * bandwidth**2)
     for p in args.nystroem:

@@ -181,7 +181,8 @@ def test_partial_fit_repeated_equals_fit(digits):
 def test_multi_output_is_columnwise(rng):
     X, y = _regression(rng, 300)
     Y = np.column_stack([y, np.cos(X[:, 3])])
-    params = dict(n_centers=60, epochs=4, batch_size=50, random_state=1)
+    # A step the divergence guard never adjusts: its decisions look at all outputs at once.
+    params = dict(n_centers=60, epochs=4, batch_size=50, step_scale=0.5, random_state=1)
     both = EigenProRegressor(**params).fit(X, Y)
     assert both.predict(X).shape == (300, 2)
     for j in range(2):
@@ -234,7 +235,8 @@ def test_pandas_input_keeps_feature_names(rng):
     model = EigenProRegressor(n_centers=40, epochs=2, random_state=0).fit(frame, y)
     plain = EigenProRegressor(n_centers=40, epochs=2, random_state=0).fit(X, y)
     assert list(model.feature_names_in_) == list(frame.columns)
-    np.testing.assert_array_equal(model.predict(frame), plain.predict(X))
+    # A frame converts to a Fortran-ordered array: the same model up to BLAS rounding.
+    np.testing.assert_allclose(model.predict(frame), plain.predict(X), rtol=1e-10, atol=1e-12)
 
 
 # -- automatic choices, memory, options --------------------------------------------------

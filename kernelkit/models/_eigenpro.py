@@ -28,7 +28,7 @@ callable, default="laplacian"
         rule (median pairwise distance of the training data), a kernel object
         keeps its own bandwidth; a number or rule overrides. The resolved
         value is ``bandwidth_``.
-    n_centers : int, default=1000
+    n_centers : int, default=5000
         Number p of centers chosen by ``centers``. With ``n_centers >=
         n_samples`` every training point is a center (EigenPro 2).
     centers : {"uniform", "squeak", "kt", "all"} or array-like of shape \
@@ -36,9 +36,9 @@ callable, default="laplacian"
         How to pick the centers: a uniform subset of X, ridge-leverage
         sampling (SQUEAK), kernel thinning, all of X (Z = X, EigenPro 2, no
         projection), or given points.
-    epochs : int, default=10
-        Passes over the training data (passes undone by the divergence
-        policy are not counted).
+    epochs : int, default=5
+        Passes over the training data (the regulariser: there is no ridge
+        term). Divergent passes retried with a smaller step are not counted.
     n_subsamples : int or "auto", default="auto"
         Size s of the Nyström subsample of X for the preconditioner; "auto"
         is min(n, 2000) below 10⁵ samples and 5000 above.
@@ -123,7 +123,7 @@ _SHARED_ATTRIBUTES = """\
         Only when X has string column names."""
 
 _SAMPLE_WEIGHT = """\
-        sample_weight : array-like of shape (n_samples,), default=None
+sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the square loss; integer weights act as
             repeated rows. ``None`` is unit weights."""
 
@@ -194,18 +194,18 @@ class EigenProRegressor(RegressorMixin, _BaseEigenPro):
     def fit(self, X, y, sample_weight=None):
         """Fit the model to (X, y).
 
-                Parameters
-                ----------
-                X : array-like of shape (n_samples, n_features)
-                    Training points (NumPy, pandas or CuPy; float32 stays float32).
-                y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-                    Targets.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training points (NumPy, pandas or CuPy; float32 stays float32).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
         {sample_weight}
 
-                Returns
-                -------
-                self : EigenProRegressor
-                    The fitted model.
+        Returns
+        -------
+        self : EigenProRegressor
+            The fitted model.
         """
         X, y = self._check_Xy(X, y, reset=True)
         xp = get_namespace(X)
@@ -216,24 +216,24 @@ class EigenProRegressor(RegressorMixin, _BaseEigenPro):
     def partial_fit(self, X, y, sample_weight=None):
         """One pass of EigenPro over a batch of data (for data streamed in chunks).
 
-                The first call picks the centers, the bandwidth and the preconditioner
-                from its batch, so it should be representative; with fewer than
-                ``n_centers`` rows, all of them become centers. Later calls reuse them.
-                k calls on the same data equal ``fit`` with ``epochs=k`` (as long as no
-                pass is undone by the divergence policy).
+        The first call picks the centers, the bandwidth and the preconditioner
+        from its batch, so it should be representative; with fewer than
+        ``n_centers`` rows, all of them become centers. Later calls reuse them.
+        k calls on the same data equal ``fit`` with ``epochs=k`` (as long as no
+        pass is undone by the divergence policy).
 
-                Parameters
-                ----------
-                X : array-like of shape (n_samples, n_features)
-                    A batch of training points.
-                y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-                    Its targets.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of training points.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Its targets.
         {sample_weight}
 
-                Returns
-                -------
-                self : EigenProRegressor
-                    The updated model.
+        Returns
+        -------
+        self : EigenProRegressor
+            The updated model.
         """
         first = not hasattr(self, "dual_coef_")
         X, y = self._check_Xy(X, y, reset=first)
@@ -293,9 +293,11 @@ class EigenProClassifier(ClassifierMixin, _BaseEigenPro):
     in the EigenPro papers; ``predict`` takes the argmax (binary: the sign).
     ``tol`` and early stopping use the validation accuracy.
 
-    The defaults (Laplacian kernel, median bandwidth, 1000 uniform centers,
-    10 epochs) are chosen to give a good model on image-like data in minutes
-    on a laptop; see ``docs/eigenpro.md`` for measurements on Fashion-MNIST.
+    The defaults (Laplacian kernel, median bandwidth, 5000 uniform centers,
+    5 epochs) were chosen on Fashion-MNIST (60000 × 784): test accuracy
+    0.874 for 88 s of CPU time (under 2 minutes on 2 cores); fewer centers
+    lose accuracy (p = 1000 stays near 0.85), more cost time
+    (p = 10000, 4 epochs: 0.880). See ``docs/eigenpro.md``.
 
     Parameters
     ----------
@@ -354,18 +356,18 @@ class EigenProClassifier(ClassifierMixin, _BaseEigenPro):
     def fit(self, X, y, sample_weight=None):
         """Fit the classifier to (X, y).
 
-                Parameters
-                ----------
-                X : array-like of shape (n_samples, n_features)
-                    Training points (NumPy, pandas or CuPy; float32 stays float32).
-                y : array-like of shape (n_samples,)
-                    Class labels (at least two classes).
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training points (NumPy, pandas or CuPy; float32 stays float32).
+        y : array-like of shape (n_samples,)
+            Class labels (at least two classes).
         {sample_weight}
 
-                Returns
-                -------
-                self : EigenProClassifier
-                    The fitted classifier.
+        Returns
+        -------
+        self : EigenProClassifier
+            The fitted classifier.
         """
         X, y = self._check_Xy(X, y, reset=True)
         y = self._labels(y)
@@ -382,20 +384,20 @@ class EigenProClassifier(ClassifierMixin, _BaseEigenPro):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass of EigenPro over a batch of data.
 
-                Parameters
-                ----------
-                X : array-like of shape (n_samples, n_features)
-                    A batch of training points.
-                y : array-like of shape (n_samples,)
-                    Its class labels.
-                classes : array-like of shape (n_classes,), default=None
-                    Every class that will ever appear; required on the first call.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of training points.
+        y : array-like of shape (n_samples,)
+            Its class labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that will ever appear; required on the first call.
         {sample_weight}
 
-                Returns
-                -------
-                self : EigenProClassifier
-                    The updated classifier.
+        Returns
+        -------
+        self : EigenProClassifier
+            The updated classifier.
         """
         first = not hasattr(self, "dual_coef_")
         X, y = self._check_Xy(X, y, reset=first)

@@ -122,9 +122,9 @@ class _BaseEigenPro(_EigenProPasses, BaseEstimator):
         kernel="laplacian",
         bandwidth=None,
         *,
-        n_centers=1000,
+        n_centers=5000,
         centers="uniform",
-        epochs=10,
+        epochs=5,
         n_subsamples="auto",
         preconditioner_rank="auto",
         batch_size="auto",
@@ -186,14 +186,6 @@ class _BaseEigenPro(_EigenProPasses, BaseEstimator):
         return X, y
 
     # -- model set-up --------------------------------------------------------
-    def _resolve_kernel(self, X):
-        bandwidth = self.bandwidth
-        if bandwidth is None and isinstance(self.kernel, str):
-            # The team-wide default (a named kernel gets the median rule); make_kernel does
-            # the same once it implements the decision, and this line becomes a no-op.
-            bandwidth = "median"
-        return make_kernel(self.kernel, bandwidth, X=X)
-
     def _choose_centers(self, X, rng, streaming):
         xp = get_namespace(X)
         n = X.shape[0]
@@ -227,7 +219,7 @@ class _BaseEigenPro(_EigenProPasses, BaseEstimator):
         """Resolve the kernel, choose centers, build the preconditioners; return α = 0."""
         xp = get_namespace(X)
         n = X.shape[0]
-        kernel = self._resolve_kernel(X)
+        kernel = make_kernel(self.kernel, self.bandwidth, X=X)
         self.kernel_ = kernel
         self.bandwidth_ = kernel.bandwidth
         self.beta_ = float(kernel.max_diagonal() if kernel.radial else kernel.max_diagonal(X))

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._backend import get_namespace
 from ..linalg import KernelOperator
-from ._eigenpro_precond import ep2_update, nystrom_correction, sub_operator
+from ._eigenpro_precond import ep2_update, nystrom_correction
 
 # A pass is abandoned as soon as its running loss exceeds this many times its reference.
 _BLOW_UP = 100.0
@@ -48,14 +48,44 @@ def monitor_rows(n):
 class _EigenProPasses:
     """The epoch pass of the EigenPro estimators (a mixin; not public)."""
 
-    def _monitored_loss(self, monitor, alpha):
-        """Exact (weighted) mean squared training residual of α on the monitor rows."""
-        X, Y, w = monitor
+    def _monitored_residual(self, monitor, alpha):
+        """f(X) − Y of α on the monitor rows (None when α is no longer finite)."""
+        X, Y, _ = monitor
         if not bool(get_namespace(alpha).isfinite(alpha).all()):
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._decision(X, alpha) - Y
+
+    def _monitored_loss(self, monitor, alpha, R=None):
+        """Exact (weighted) mean squared training residual of α on the monitor rows."""
+        _, Y, w = monitor
+        R = self._monitored_residual(monitor, alpha) if R is None else R
+        if R is None:
             return np.inf
         with np.errstate(over="ignore", invalid="ignore"):
-            loss = weighted_loss(self._decision(X, alpha) - Y, w)
+            loss = weighted_loss(R, w)
         return loss / (float(Y.shape[0] if w is None else w.sum()) * Y.shape[1])
+
+    def _line_search(self, monitor, start, alpha):
+        """Move α to the best point of the segment [start, α] for the monitored loss.
+
+        The monitored residual is affine in α, so the loss along the segment is a
+        quadratic whose minimiser t* is exact; t* ∈ [0, 1] and its loss is at most the
+        start's. Returns that loss.
+        """
+        _, _, w = monitor
+        R0 = self._monitored_residual(monitor, start)
+        D = self._monitored_residual(monitor, alpha) - R0
+        ww = 1.0 if w is None else w[:, None]
+        den = float((ww * D * D).sum())
+        t = 0.0 if den <= 0 else min(max(-float((ww * R0 * D).sum()) / den, 0.0), 1.0)
+        alpha -= start
+        alpha *= alpha.dtype.type(t)
+        alpha += start
+        return min(
+            self._monitored_loss(monitor, alpha, R0 + alpha.dtype.type(t) * D),
+            self._monitored_loss(monitor, start, R0),
+        )
 
     def _guarded_pass(self, X, Y, w, alpha, rng, bar, epoch, monitor, reference):
         """Run a pass, undoing it and halving the step while the loss grows; return the loss.
@@ -63,8 +93,9 @@ class _EigenProPasses:
         ``reference`` is the monitored loss of the model before the pass; the model
         after the pass must not exceed it. Growth of at most ``_PLATEAU`` (or within
         √eps of the model's loss scale, i.e. rounding) is SGD noise near the optimum
-        or a step slightly too large, not divergence: the pass is undone and the step
-        halved without a warning, and the reference is returned (the model is unchanged).
+        or a step slightly too large, not divergence: the step is halved without a
+        warning and the model moves to the best point between the pass's start and end
+        (exact line search of the monitored loss, never above the start's).
         """
         slack = np.sqrt(np.finfo(alpha.dtype).eps) * self._loss_scale
         start = alpha.copy()
@@ -78,11 +109,19 @@ class _EigenProPasses:
                 loss = np.inf
             if loss <= reference:
                 return loss
+            mild = np.isfinite(loss) and loss <= (1.0 + _PLATEAU) * reference + slack
+            if failures < _MAX_HALVINGS:
+                self._set_step(self.step_size_ / 2.0)
+            if mild:
+                # Noise or a step a little too large: keep the best model between the start
+                # and the end of the pass, and continue with the smaller step.
+                loss = self._line_search(monitor, start, alpha)
+                if loss <= reference:
+                    return loss
             alpha[...] = start
             if failures == _MAX_HALVINGS:
                 break
-            self._set_step(self.step_size_ / 2.0)
-            if np.isfinite(loss) and loss <= (1.0 + _PLATEAU) * reference + slack:
+            if mild:
                 return reference
             self._halvings += 1
             self._halved_at.append((epoch, loss, reference))
@@ -146,13 +185,13 @@ class _EigenProPasses:
 
     def _residual(self, state, idx, alpha):
         """f(X_b) under the current model (with pending temporary centers) and K(X_b, Z)."""
-        Kb = sub_operator(state["op"], rows=idx).to_dense()
+        Kb = state["op"].take(rows=idx).to_dense()
         g = Kb @ alpha
         if not self._all_points and state["tmp_idx"]:
             # The batches since the last projection are temporary centers with weights tmp_W.
             xp = get_namespace(alpha)
             tmp = xp.concatenate(state["tmp_idx"])
-            op = sub_operator(state["op_xx"], rows=idx, cols=tmp)
+            op = state["op_xx"].take(rows=idx, cols=tmp)
             g += op.matmat(state["tmp_W"][: tmp.shape[0]])
         return g, Kb
 

@@ -29,16 +29,6 @@ _MAX_AUTO_RANK = 500
 _FIRST_AUTO_PAIRS = 128
 
 
-def sub_operator(op, rows=None, cols=None):
-    """K(X[rows], Z[cols]) as an operator, reusing ``op``'s checked data where it can."""
-    take = getattr(op, "take", None)
-    if take is not None:
-        return take(rows=rows, cols=cols)
-    X = op.X if rows is None else op.X[rows]
-    Z = op.Z if cols is None else op.Z[cols]
-    return KernelOperator(op.kernel, X, Z)
-
-
 def _top_eigenpairs(Ks, k):
     """Top k eigenpairs of the symmetric float64 matrix Ks, in decreasing order.
 
@@ -293,7 +283,7 @@ class CenterProjector:
             for start in range(0, p, self.batch_size):
                 idx = np.sort(order[start : start + self.batch_size])
                 idx_x = idx if xp is np else xp.asarray(idx)
-                Kb = sub_operator(self.op, rows=idx_x).to_dense()
+                Kb = self.op.take(rows=idx_x).to_dense()
                 r = Kb @ theta
                 r -= H[idx_x]
                 res2 += float((r * r).sum())
