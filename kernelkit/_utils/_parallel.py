@@ -17,36 +17,10 @@ import numbers
 import joblib
 import numpy as np
 from joblib import Parallel, effective_n_jobs
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import check_random_state
 
 from .._config import config_context, get_config
 from ._progress import progress
-
-
-def block_slices(n, block_size):
-    """``list(sklearn.utils.gen_batches(n, block_size))``: kept for ``sampling/_squeak.py``.
-
-    New code calls :func:`sklearn.utils.gen_batches` directly.
-
-    Parameters
-    ----------
-    n : int
-        Number of rows.
-    block_size : int
-        Rows per slice (at least one is used).
-
-    Returns
-    -------
-    slices : list of slice
-        Consecutive slices covering ``range(n)``.
-
-    Examples
-    --------
-    >>> from kernelkit._utils._parallel import block_slices
-    >>> block_slices(5, 2)
-    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
-    """
-    return list(gen_batches(int(n), max(1, int(block_size))))
 
 
 class _WithConfig:
@@ -57,12 +31,10 @@ class _WithConfig:
         self.config = config
 
     def __call__(self, *args, **kwargs):
-        n_threads = self.config["n_threads"]
-        with config_context(
-            working_memory=self.config["working_memory"],
-            engine=self.config["engine"],
-            n_threads=-1 if n_threads is None else n_threads,
-        ):
+        config = dict(self.config)
+        if config["n_threads"] is None:  # None in config_context means "unchanged"
+            config["n_threads"] = -1
+        with config_context(**config):
             return self.function(*args, **kwargs)
 
 
@@ -120,12 +92,12 @@ def delayed(function):
     >>> from joblib import Parallel
     >>> from kernelkit import config_context, get_config
     >>> from kernelkit._utils._parallel import delayed
-    >>> def budget(_):
-    ...     return get_config()["working_memory"]
-    >>> with config_context(working_memory=64):
-    ...     tasks = [delayed(budget)(i) for i in range(2)]
+    >>> def engine(_):
+    ...     return get_config()["engine"]
+    >>> with config_context(engine="numpy"):
+    ...     tasks = [delayed(engine)(i) for i in range(2)]
     >>> Parallel(n_jobs=2, backend="threading")(tasks)
-    [64, 64]
+    ['numpy', 'numpy']
     """
 
     def make_task(*args, **kwargs):
