@@ -456,7 +456,7 @@ n_features_in_, feature_names_in_
     >>> from kernelkit import FalkonClassifier
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = FalkonClassifier(n_centers=500, random_state=0).fit(X[:1500] / 16, y[:1500])
-    >>> bool(clf.score(X[1500:] / 16, y[1500:]) > 0.95)
+    >>> bool(clf.score(X[1500:] / 16, y[1500:]) > 0.93)
     True
     """
     )
