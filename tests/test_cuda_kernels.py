@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -116,3 +117,83 @@ def test_kdi_sweep_matches_cpu_engine_under_simulator():
     proc = _simulate(KDI)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "CUDASIM KDI OK" in proc.stdout
+
+
+# -- compile check without a device ---------------------------------------------------
+def _nvvm_missing():
+    """Why Numba cannot compile to PTX here, or None when it can."""
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        return "NUMBA_ENABLE_CUDASIM=1 is set: the simulator has no compiler"
+    try:
+        from numba.cuda.cudadrv.nvvm import NVVM
+
+        NVVM()
+    except Exception as exc:
+        return (
+            f"libNVVM not found ({type(exc).__name__}: {exc}); it ships with the CUDA "
+            "toolkit (or the nvidia-cuda-nvcc-cu12 wheel, about 38 MiB)"
+        )
+    return None
+
+
+def _specimens():
+    """(name, Python function, signature) of every numba.cuda kernel in kernelkit._backend."""
+    from numba import types
+
+    from kernelkit._backend import cuda as fused
+    from kernelkit._backend import grf, kdit_cuda, thinning_cuda
+
+    f64, f32, i64, u64, b1 = types.float64, types.float32, types.int64, types.uint64, types.boolean
+    out = []
+    for dtype in (f32, f64):
+        m2 = types.Array(dtype, 2, "C")
+        m1 = types.Array(dtype, 1, "C")
+        kernel = fused._build(np.dtype(str(dtype)), 128)
+        out.append((f"fused_{dtype}", kernel, (m2, m2, m2, m2, dtype, b1, i64, i64)))
+        halve = thinning_cuda._build_halve(128)
+        sig = (m2, i64[:, ::1], f64[:, ::1], f64[:, ::1], f64[::1], f64, b1[:, ::1], f64[::1])
+        out.append((f"halve_{dtype}", halve, sig))
+        refine = thinning_cuda._build_refine(128)
+        out.append(
+            (f"refine_{dtype}", refine, (m2, i64[::1], f64[::1], b1, i64[::1], i64, f64[::1]))
+        )
+        sweep = kdit_cuda._build()
+        sig = (m1, f64, m1, f64[::1], m2, f64, f64[::1], f64[::1])
+        out.append((f"kdi_sweep_{dtype}", sweep, sig))
+    lengths, deposits = grf._cuda_kernels()
+    common = (i64, i64, i64, u64, i64[::1], i64[::1], f64[::1])
+    out.append(("grf_lengths", lengths, (*common, f64, b1, i64, i64[::1])))
+    sig = (*common, f64[::1], f64[::1], f64, b1, i64[::1], i64[::1], f64[::1])
+    out.append(("grf_deposits", deposits, sig))
+    return out
+
+
+def test_every_cuda_kernel_compiles_to_ptx_without_a_device(monkeypatch):
+    reason = _nvvm_missing()
+    if reason is not None:
+        pytest.skip(reason)
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import numba.cuda.dispatcher
+    from numba import cuda
+
+    # Numba's built-in CUDA target compiles a kernel's device functions for the
+    # *current device's* compute capability, which needs a driver; without one, tell
+    # it the capability we compile for (the kernel itself takes ``cc`` directly).
+    fake = SimpleNamespace(compute_capability=(9, 0))
+    monkeypatch.setattr(numba.cuda.dispatcher, "get_current_device", lambda: fake)
+
+    specimens = _specimens()
+    # Every @cuda.jit kernel (not device function) in _backend must be in the list.
+    backend = Path(ROOT) / "kernelkit" / "_backend"
+    n_kernels = sum(
+        src.count("@cuda.jit\n") + src.count("@cuda.jit(fastmath")
+        for src in (p.read_text() for p in backend.glob("*.py"))
+    )
+    names = {name.rsplit("_f", 1)[0] for name, _, _ in specimens}
+    assert len(names) == n_kernels, (sorted(names), n_kernels)
+    for name, kernel, sig in specimens:
+        ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+        assert ".target sm_90" in ptx, name
+        assert ".entry" in ptx, name
