@@ -459,7 +459,7 @@ def step_grf(ctx, dev):
         throughput=n * walks / t,
         unit="walks/s",
         agreement=float(abs(gpu_F - cpu_F).max()),
-        metric=f"max |Δ feature|, {small.shape[0]} nodes (0 expected)",
+        metric=f"max abs. feature diff., {small.shape[0]} nodes (0 expected)",
         note=f"{F.nnz} feature entries; walks on engine {engine!r}",
         mem=mem,
     )
