@@ -57,6 +57,24 @@ THINNING = textwrap.dedent(
             assert (want == have).all(), (unique, want, have)
             assert (others == others_gpu).all()
             assert not (want == core).all(), "refinement moved nothing: the test is void"
+    # End to end: kernel_thin on a dense node picks the same points on both engines
+    # (the "cuda" engine runs KT-SPLIT's rounds and KT-SWAP with these kernels).
+    from kernelkit import config_context, kernel_thin
+
+    calls = []
+    for name in ("halve_nodes", "refine_dense"):
+        def counted(*args, _fn=getattr(gpu, name), _name=name):
+            calls.append(_name)
+            return _fn(*args)
+        setattr(gpu, name, counted)
+    Y = rng.normal(size=(32, 2))
+    for unique in (True, False):
+        want = kernel_thin(Y, 2, bandwidth=1.0, unique=unique, random_state=3)
+        with config_context(engine="cuda"):
+            have = kernel_thin(Y, 2, bandwidth=1.0, unique=unique, random_state=3)
+        assert np.array_equal(want, have), (unique, want, have)
+    # Two rounds and one refinement per run on the GPU path.
+    assert calls == ["halve_nodes", "halve_nodes", "refine_dense"] * 2, calls
     print("CUDASIM THINNING OK")
     """
 )
