@@ -95,3 +95,46 @@ def test_cupy_arrays_stay_on_device(name):
     np.testing.assert_allclose(
         cp.asnumpy(outT)[:, 0], dense_kernel(name, X, Z, 2.0).sum(0), rtol=1e-10
     )
+
+
+def test_device_to_host_copies_are_counted(monkeypatch):
+    """``to_numpy`` counts copies of device arrays by reason, and nothing else."""
+    import sys
+    import types
+
+    from kernelkit._backend import count_transfers, to_numpy
+
+    class FakeDeviceArray:
+        def __init__(self, data):
+            self.data = np.asarray(data)
+
+    fake = types.SimpleNamespace(ndarray=FakeDeviceArray, asnumpy=lambda a: a.data.copy())
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    dev = FakeDeviceArray([1.0, 2.0])
+    with count_transfers() as outer:
+        np.testing.assert_array_equal(to_numpy(dev, "result"), [1.0, 2.0])
+        with count_transfers() as inner:
+            to_numpy(dev, "pivot")
+            to_numpy(dev, "pivot")
+            to_numpy(np.ones(2), "pivot")  # host arrays are not transfers
+            to_numpy([1.0], "pivot")
+    assert inner == {"pivot": 2}
+    assert outer == {"result": 1, "pivot": 2}
+    to_numpy(dev)
+    assert outer == {"result": 1, "pivot": 2}  # closed: no longer counting
+
+
+@pytest.mark.gpu
+def test_kernel_products_on_cupy_make_no_host_copies():
+    import cupy as cp
+
+    from kernelkit import KernelOperator
+    from kernelkit._backend import count_transfers
+
+    X = cp.asarray(np.random.default_rng(0).normal(size=(500, 8)))
+    with count_transfers() as counts:
+        K = KernelOperator("gaussian", X, bandwidth=2.0)
+        out = K @ cp.ones((500, 2))
+        K.rmatmat(cp.ones((500, 1)))
+    assert isinstance(out, cp.ndarray)
+    assert sum(counts.values()) == 0, counts

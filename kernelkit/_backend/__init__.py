@@ -6,6 +6,8 @@ input arrays into the engine that runs a kernel product.
 """
 
 import sys
+from collections import Counter
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -82,13 +84,22 @@ def numba_cuda_usable():
         return False
 
 
-def to_numpy(a):
+# Device-to-host copies made by ``to_numpy`` per reason, while ``count_transfers`` is open.
+_TRANSFER_COUNTERS = []
+
+
+def to_numpy(a, reason="unspecified"):
     """Copy a device array to the host; NumPy arrays pass through unchanged.
+
+    Every device-to-host copy of the package should go through here, so that
+    ``count_transfers`` sees it (a fit that stays on the device makes none).
 
     Parameters
     ----------
     a : array-like
         NumPy or CuPy array (or anything ``numpy.asarray`` accepts).
+    reason : str, default="unspecified"
+        Why the copy is needed; the key under which ``count_transfers`` counts it.
 
     Returns
     -------
@@ -99,8 +110,36 @@ def to_numpy(a):
         return a
     cp = _cupy_module()
     if cp is not None and isinstance(a, cp.ndarray):
+        for counter in _TRANSFER_COUNTERS:
+            counter[reason] += 1
         return cp.asnumpy(a)
     return np.asarray(a)
+
+
+@contextmanager
+def count_transfers():
+    """Count the device-to-host copies made through :func:`to_numpy` inside the block.
+
+    Yields
+    ------
+    counts : collections.Counter
+        Copies per ``reason``; filled while the block runs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kernelkit._backend import count_transfers, to_numpy
+    >>> with count_transfers() as counts:
+    ...     _ = to_numpy(np.ones(3), "host arrays are not copied")
+    >>> sum(counts.values())
+    0
+    """
+    counts = Counter()
+    _TRANSFER_COUNTERS.append(counts)
+    try:
+        yield counts
+    finally:
+        _TRANSFER_COUNTERS.remove(counts)
 
 
 def select_engine(*arrays):

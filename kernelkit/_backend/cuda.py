@@ -91,6 +91,24 @@ def _build(dtype, threads):
     return fused
 
 
+def device_view(a):
+    """A device view of ``a``: device arrays pass through, NumPy arrays are copied over.
+
+    Parameters
+    ----------
+    a : array-like
+        NumPy array or any object with ``__cuda_array_interface__`` (CuPy, Numba).
+
+    Returns
+    -------
+    view : device array
+        Usable as a numba.cuda kernel argument.
+    """
+    if hasattr(a, "__cuda_array_interface__"):
+        return a
+    return cuda.to_device(np.ascontiguousarray(a))
+
+
 def _kernel_for(dtype):
     key = (np.dtype(dtype), _threads_per_block(), _simulated())
     fn = _KERNELS.get(key)

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .._backend import get_namespace, to_numpy
+from .._backend import get_namespace, select_engine, to_numpy
 from .._backend import thinning as _nb
 from ..linalg import KernelOperator
 from ..linalg._budget import block_rows, largest_square
@@ -194,6 +194,15 @@ def _round_log_multiplier(n_split, m, j, delta, schedule):
     return 2.0 * math.log(2.0 * n_split * m / (delta * power))
 
 
+def _on_gpu(rows):
+    """The numba.cuda kernels of thinning, when the engine is "cuda" for a dense node."""
+    if isinstance(rows, _DenseRows) and select_engine(rows.K) == "cuda":
+        from .._backend import thinning_cuda
+
+        return thinning_cuda
+    return None
+
+
 def _kt_split(rows, points, m, delta, uniforms, schedule="goodpoints", bar=None, row_sums=None):
     """2^m candidate coresets (rows of the result) partitioning ``points``.
 
@@ -201,12 +210,27 @@ def _kt_split(rows, points, m, delta, uniforms, schedule="goodpoints", bar=None,
     """
     coresets = points[None, :]
     n_split = points.shape[0]
+    gpu = _on_gpu(rows)
     for j in range(m):
         n_in = coresets.shape[1]
         half = n_in // 2
         log_multiplier = _round_log_multiplier(n_split, m, j, delta, schedule)
         out = np.empty((2 * coresets.shape[0], half), dtype=np.int64)
+        if gpu is not None:
+            # The round's nodes are independent: one launch, one thread block per node.
+            n_nodes = coresets.shape[0]
+            swapped, _ = gpu.halve_nodes(
+                rows.K,
+                coresets,
+                np.zeros((n_nodes, half)),
+                uniforms[j, : n_nodes * half].reshape(n_nodes, half),
+                np.zeros(n_nodes),
+                log_multiplier,
+            )
         for ell in range(coresets.shape[0]):
+            if gpu is not None:
+                _nb.assign_children(coresets[ell], swapped[ell], out[2 * ell], out[2 * ell + 1], 0)
+                continue
             c0, c1 = _halve(
                 rows,
                 coresets[ell],
@@ -331,7 +355,8 @@ def thin_node(
     coreset = _best(swap_rows, coresets, mean_k)
     if dense:
         others = _nb.complement(n, coreset)
-        return _nb.refine_dense(swap_rows.K, coreset, mean_k, unique, others)
+        refine = (_on_gpu(swap_rows) or _nb).refine_dense
+        return refine(swap_rows.K, coreset, mean_k, unique, others)
     return _refine(swap_rows, coreset, mean_k, unique, bar)
 
 
