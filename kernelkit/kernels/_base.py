@@ -486,7 +486,10 @@ class CallableKernel(Kernel):
         if K.dtype.kind not in "fiub":
             raise TypeError(f"The kernel function {name} returned non-real dtype {K.dtype}.")
         if not bool(xp.isfinite(K).all()):
-            raise ValueError(f"The kernel function {name} returned NaN or infinite values.")
+            raise ValueError(
+                f"The kernel {self!r} returned NaN or infinite values; the function {name} "
+                "must return finite numbers."
+            )
         return K.astype(A.dtype, copy=False)
 
     def diag(self, A, block_size=256):

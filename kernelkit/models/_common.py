@@ -13,35 +13,10 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from .._backend import get_namespace, to_numpy
 from .._utils._validation import FLOAT_DTYPES, check_points, check_same_features
-from ..kernels import make_kernel
 from ..sampling import CENTER_SELECTORS, select_centers
 
 #: Names accepted by the ``centers`` parameter of the kernel models.
 CENTER_CHOICES = (*CENTER_SELECTORS, "all")
-
-
-def resolve_kernel(kernel, bandwidth, X):
-    """The fitted kernel: ``bandwidth=None`` means the median rule for a kernel given by name.
-
-    That is the team-wide meaning of ``bandwidth=None``; it is spelled out here
-    so that the models get it whatever version of ``make_kernel`` they run with.
-
-    Parameters
-    ----------
-    kernel : str, Kernel or callable
-        The estimator's ``kernel`` parameter.
-    bandwidth : float, str or None
-        The estimator's ``bandwidth`` parameter.
-    X : ndarray of shape (n_samples, n_features)
-        Training points (a bandwidth rule is resolved on them).
-
-    Returns
-    -------
-    kernel : Kernel
-    """
-    if bandwidth is None and isinstance(kernel, str):
-        bandwidth = "median"
-    return make_kernel(kernel, bandwidth, X=X)
 
 
 def take_rows(A, idx):

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._utils._progress import progress
 from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
-from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel
+from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
 from ..linalg import KernelOperator
 from ..linalg._budget import largest_square
 from ._common import (
@@ -30,7 +30,6 @@ from ._common import (
     decode_scores,
     encode_labels,
     regression_targets,
-    resolve_kernel,
     take_rows,
     validation_split,
 )
@@ -110,7 +109,7 @@ class _BaseFalkon(BaseEstimator):
                     f"{self.centers_.shape[1]}."
                 )
             return self.kernel_, self.centers_.astype(X.dtype, copy=False), True
-        kernel = resolve_kernel(self.kernel, self.bandwidth, X)
+        kernel = make_kernel(self.kernel, self.bandwidth, X=X)
         n_centers = self.n_centers
         if n_centers == "auto":
             n_centers = min(X.shape[0], AUTO_CENTERS, largest_square(8, matrices=2))
