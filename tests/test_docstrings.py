@@ -27,40 +27,6 @@ SUBPACKAGES = (
 )
 MODULES = ("kernelkit.datasets", "kernelkit.distributed", "kernelkit.cli")
 
-# Objects in files owned by other helpers that fail today; each helper was asked to fix
-# its own. The lead removes this list after merging (strict: a fixed entry fails here).
-OTHER_OWNERS_FAILING = {
-    "kernelkit.KernelOperator.blocks": "operator",
-    "kernelkit.KernelOperator.diagonal": "operator",
-    "kernelkit.KernelOperator.dot": "operator",
-    "kernelkit.KernelOperator.matmat": "operator",
-    "kernelkit.KernelOperator.matvec": "operator",
-    "kernelkit.KernelOperator.rmatmat": "operator",
-    "kernelkit.KernelOperator.rmatvec": "operator",
-    "kernelkit.KernelOperator.to_dense": "operator",
-    "kernelkit.config_context": "operator",
-    "kernelkit.estimate_bandwidth": "operator",
-    "kernelkit.linalg.kernel_rmatmat": "operator",
-    "kernelkit.EigenProRegressor": "eigenpro",
-    "kernelkit.EigenProRegressor.partial_fit": "eigenpro",
-    "kernelkit.EigenProRegressor.predict": "eigenpro",
-    "kernelkit.EigenProClassifier": "eigenpro",
-    "kernelkit.EigenProClassifier.decision_function": "eigenpro",
-    "kernelkit.EigenProClassifier.fit": "eigenpro",
-    "kernelkit.EigenProClassifier.partial_fit": "eigenpro",
-    "kernelkit.EigenProClassifier.predict": "eigenpro",
-    "kernelkit.disqueak": "samplers",
-    "kernelkit.ridge_leverage_scores": "samplers",
-    "kernelkit.SqueakDictionary": "samplers",
-    "kernelkit.SqueakDictionary.leverage_scores": "samplers",
-    "kernelkit.KernelThinning.fit": "samplers",
-    "kernelkit.KernelThinning.fit_resample": "samplers",
-    "kernelkit.LeverageNystroem": "falkon",
-    "kernelkit.LeverageNystroem.transform": "falkon",
-    "kernelkit.sampling.select_centers": "lead (sampling/_centers.py has no named owner)",
-    "kernelkit.sampling.uniform_centers": "lead (sampling/_centers.py has no named owner)",
-}
-
 
 def _module_names(module_name):
     try:
@@ -113,20 +79,7 @@ def _public_objects():
     return paths
 
 
-def _params():
-    out = []
-    for path in _public_objects():
-        owner = OTHER_OWNERS_FAILING.get(path)
-        marks = [pytest.mark.xfail(strict=True, reason=f"owner: {owner}")] if owner else []
-        out.append(pytest.param(path, id=path, marks=marks))
-    return out
-
-
-def test_every_listed_failure_is_collected():
-    assert set(OTHER_OWNERS_FAILING) <= set(_public_objects())
-
-
-@pytest.mark.parametrize("path", _params())
+@pytest.mark.parametrize("path", _public_objects())
 def test_numpydoc(path):
     result = numpydoc_validate.validate(path)
     errors = [f"{code}: {msg}" for code, msg in result["errors"] if code in CHECKED]

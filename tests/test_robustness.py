@@ -168,15 +168,8 @@ ARRAY_CALLS = {
     **CLASS_CALLS,
 }
 
-# Cases that fail today in code owned by other helpers (strict: a fix makes them fail
-# here, and the lead removes the entry). Key: "<test>::<case>::<object>".
-OTHER_OWNERS_FAILING = {}
-
-
 def _param(test, case, name, *values):
-    owner = OTHER_OWNERS_FAILING.get(f"{test}::{case}::{name}")
-    marks = [pytest.mark.xfail(strict=True, reason=f"owner: {owner}")] if owner else []
-    return pytest.param(case, name, *values, id=f"{case}-{name}", marks=marks)
+    return pytest.param(case, name, *values, id=f"{case}-{name}")
 
 
 def _public_functions():
