@@ -204,14 +204,15 @@ def numba_threads(n_threads):
     Parameters
     ----------
     n_threads : int or None
-        Upper bound on Numba's threads inside the block.
+        Upper bound on Numba's threads inside the block; ``None`` or ``-1`` (the
+        configuration's "all cores") leaves Numba's default.
 
     Yields
     ------
     None
         The body runs with the limit; the previous count comes back after.
     """
-    if n_threads is None:
+    if n_threads is None or n_threads == -1:
         yield
         return
     previous = numba.get_num_threads()
