@@ -168,6 +168,7 @@ ARRAY_CALLS = {
     **CLASS_CALLS,
 }
 
+
 def _param(test, case, name, *values):
     return pytest.param(case, name, *values, id=f"{case}-{name}")
 

@@ -68,7 +68,10 @@ def block_cg(A, B, *, M=None, x0=None, rtol=1e-5, atol=0.0, maxiter=None, callba
     maxiter : int, default=None
         Iterations per column; ``None`` is ``10 * n`` as in SciPy.
     callback : callable, default=None
-        Called as ``callback(X, n_active)`` after each iteration.
+        Called as ``callback(X, residuals)`` after each iteration, with
+        ``residuals[j] = ||r_j|| / ||b_j||`` for every column (a converged
+        column keeps its last value); a true return value stops the solver,
+        which is how early stopping and progress bars hook in.
 
     Returns
     -------
@@ -113,8 +116,10 @@ def block_cg(A, B, *, M=None, x0=None, rtol=1e-5, atol=0.0, maxiter=None, callba
     active = np.flatnonzero(~converged)
     P = np.empty_like(R)
     rho_prev = np.ones(k, dtype=dtype)
+    rnorm = np.linalg.norm(R, axis=0)
+    scale = np.where(bnorm > 0, bnorm, 1.0)
     for it in range(maxiter):
-        done = np.linalg.norm(R[:, active], axis=0) < tol[active]
+        done = rnorm[active] < tol[active]
         converged[active[done]] = True
         active = active[~done]
         if active.size == 0:
@@ -135,11 +140,11 @@ def block_cg(A, B, *, M=None, x0=None, rtol=1e-5, atol=0.0, maxiter=None, callba
         R[:, cols] -= alpha * Q
         rho_prev[cols] = rho
         n_iter[cols] += 1
-        if callback is not None:
-            callback(X, active.size)
-    else:
-        done = np.linalg.norm(R[:, active], axis=0) < tol[active]
-        converged[active[done]] = True
+        rnorm[active] = np.linalg.norm(R[:, active], axis=0)
+        if callback is not None and callback(X, rnorm / scale):
+            break
+    # Columns that met the tolerance in the last iteration (or before a callback stopped).
+    converged[active[rnorm[active] < tol[active]]] = True
     info = np.where(converged, 0, n_iter)
     return (X[:, 0] if one else X), info, n_iter
 

@@ -11,6 +11,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.sparse.linalg import LinearOperator
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -21,6 +22,7 @@ from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
 from ..linalg import KernelOperator
 from ..linalg._budget import largest_square
+from ..linalg._solvers import block_cg
 from ._common import (
     CENTER_CHOICES,
     check_sample_weight,
@@ -33,7 +35,7 @@ from ._common import (
     take_rows,
     validation_split,
 )
-from ._falkon_solver import FalkonPreconditioner, NormalProduct, block_cg, falkon_operator
+from ._falkon_solver import FalkonPreconditioner, NormalProduct, falkon_operator
 
 __all__ = ["FalkonClassifier", "FalkonRegressor"]
 
@@ -144,21 +146,22 @@ class _BaseFalkon(BaseEstimator):
             beta0 = precond.to_beta(np.asarray(self.dual_coef_, dtype=np.float64))
 
         scorer = _ValidationTracker(self, kernel, Z, X_val, Y_val, intercept, precond, cache)
+        apply = falkon_operator(precond, product, n_weight)
+        system = LinearOperator((Z.shape[0],) * 2, matvec=apply, matmat=apply, dtype=np.float64)
+        residuals = [_relative_residual(rhs, apply, beta0)]
         with progress(total=self.max_iter, verbose=self.verbose, desc="Falkon", unit="it") as bar:
 
-            def callback(iteration, beta, residual):
+            def callback(beta, column_residuals):
+                residuals.append(float(column_residuals.max()))
                 bar.update(1)
-                bar.set_postfix(residual=f"{residual:.3g}")
-                return scorer.update(iteration, beta)
+                bar.set_postfix(residual=f"{residuals[-1]:.3g}")
+                return scorer.update(len(residuals) - 1, beta)
 
-            beta, n_iter, residuals, converged = block_cg(
-                falkon_operator(precond, product, n_weight),
-                rhs,
-                beta0,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                callback=callback,
+            beta, info, n_iter = block_cg(
+                system, rhs, x0=beta0, rtol=self.tol, maxiter=self.max_iter, callback=callback
             )
+        converged = not np.any(info)
+        n_iter = len(residuals) - 1
         if scorer.active:
             beta = scorer.best_beta if scorer.best_beta is not None else beta
             self.validation_scores_ = scorer.scores
@@ -205,6 +208,13 @@ class _BaseFalkon(BaseEstimator):
                 "with fixed centers, integer weights equal repeated rows (tests/test_falkon.py)"
             ),
         }
+
+
+def _relative_residual(rhs, apply, x0):
+    """max_j ||b_j − S x0_j|| / ||b_j||: where the conjugate gradient starts."""
+    r = rhs if x0 is None else rhs - apply(x0)
+    b = np.linalg.norm(rhs, axis=0)
+    return float(np.max(np.linalg.norm(r, axis=0) / np.where(b > 0, b, 1.0)))
 
 
 class _ValidationTracker:

@@ -174,9 +174,9 @@ class _BaseSTKR(BaseEstimator):
         Y = Y.astype(base.dtype, copy=False)
         with progress(verbose=self.verbose, desc=f"STKR ({transform})", unit="iter") as bar:
 
-            def callback(_, n_active):
+            def callback(_, residuals):
                 bar.update(1)
-                bar.set_postfix(active_columns=n_active)
+                bar.set_postfix(residual=f"{residuals.max():.3g}")
 
             if transform == "polynomial":
                 sol = fit_polynomial(
