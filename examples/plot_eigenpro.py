@@ -61,7 +61,7 @@ def main():
     parser.add_argument("--n-train", type=int, default=6000)
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--out", default="eigenpro.png")
+    parser.add_argument("--out", default="docs/img/eigenpro.png")
     args = parser.parse_args()
     X, y, Xt, yt, name = load(args.n_train, args.n_test)
     # A batch well below p, so that the delayed projection waits several batches (T ≈ p/m).
