@@ -21,6 +21,7 @@ from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel
 from ..linalg import KernelOperator
 from ..linalg._budget import largest_square
+from ..linalg._distributed import is_dask_array
 from ._common import (
     CENTER_CHOICES,
     check_sample_weight,
@@ -34,6 +35,7 @@ from ._common import (
     take_rows,
     validation_split,
 )
+from ._falkon_dask import decision_dask, fit_dask, labels_dask
 from ._falkon_solver import FalkonPreconditioner, NormalProduct, block_cg, falkon_operator
 
 __all__ = ["FalkonClassifier", "FalkonRegressor"]
@@ -101,8 +103,12 @@ class _BaseFalkon(BaseEstimator):
         self.verbose = verbose
 
     # -- set-up ------------------------------------------------------------------
-    def _resolve_centers(self, X, rng):
-        """Kernel and centers: reused from the last fit under ``warm_start``."""
+    def _resolve_centers(self, X, rng, select=None):
+        """Kernel and centers: reused from the last fit under ``warm_start``.
+
+        ``select(estimator, X, n_centers, rng) -> (kernel, Z)`` replaces the in-memory
+        selection for a Dask X.
+        """
         if self.warm_start and hasattr(self, "dual_coef_"):
             if X.shape[1] != self.centers_.shape[1]:
                 raise ValueError(
@@ -110,10 +116,12 @@ class _BaseFalkon(BaseEstimator):
                     f"{self.centers_.shape[1]}."
                 )
             return self.kernel_, self.centers_.astype(X.dtype, copy=False), True
-        kernel = resolve_kernel(self.kernel, self.bandwidth, X)
         n_centers = self.n_centers
         if n_centers == "auto":
             n_centers = min(X.shape[0], AUTO_CENTERS, largest_square(8, matrices=2))
+        if select is not None:
+            return (*select(self, X, n_centers, rng), False)
+        kernel = resolve_kernel(self.kernel, self.bandwidth, X)
         Z, _ = choose_centers(X, self.centers, n_centers, kernel=kernel, rng=rng)
         return kernel, Z, False
 
@@ -137,14 +145,25 @@ class _BaseFalkon(BaseEstimator):
         Y = Y - intercept
 
         precond = FalkonPreconditioner(kernel, Z, self.regularization)
+        product = NormalProduct(kernel, X, Z, weights, int(self.cache_size * _MIB))
+        KtY = product.rhs(Y)
+        fitted = (kernel, Z, warm, intercept, X.dtype)
+        return self._solve(fitted, precond, product, KtY, n_weight, (X_val, Y_val))
+
+    def _solve(self, fitted, precond, product, KtY, n_weight, validation=(None, None)):
+        """CG on the preconditioned system and the fitted attributes (in memory and on Dask).
+
+        ``fitted`` is (kernel, centers, warm, intercept, dtype); ``product`` maps V
+        to K_nMᵀWK_nM V and ``KtY`` is K_nMᵀW(Y − intercept).
+        """
+        kernel, Z, warm, intercept, dtype = fitted
         cache = int(self.cache_size * _MIB)
-        product = NormalProduct(kernel, X, Z, weights, cache)
-        rhs = precond.apply_transpose(product.rhs(Y)) / n_weight
+        rhs = precond.apply_transpose(KtY) / n_weight
         beta0 = None
-        if warm and self.dual_coef_.shape[1] == Y.shape[1]:
+        if warm and self.dual_coef_.shape[1] == KtY.shape[1]:
             beta0 = precond.to_beta(np.asarray(self.dual_coef_, dtype=np.float64))
 
-        scorer = _ValidationTracker(self, kernel, Z, X_val, Y_val, intercept, precond, cache)
+        scorer = _ValidationTracker(self, kernel, Z, *validation, intercept, precond, cache)
         with progress(total=self.max_iter, verbose=self.verbose, desc="Falkon", unit="it") as bar:
 
             def callback(iteration, beta, residual):
@@ -170,14 +189,14 @@ class _BaseFalkon(BaseEstimator):
                 f"with relative residual {residuals[-1]:.3g} > tol={self.tol:g}. Raise max_iter "
                 "or regularization, or add centers.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         self.kernel_ = kernel
         self.bandwidth_ = getattr(kernel, "bandwidth", None)
         self.centers_ = Z
         self.n_centers_ = int(Z.shape[0])
-        self.dual_coef_ = precond.apply(beta).astype(X.dtype, copy=False)
-        self.intercept_ = intercept.astype(X.dtype)
+        self.dual_coef_ = precond.apply(beta).astype(dtype, copy=False)
+        self.intercept_ = intercept.astype(dtype)
         self.n_iter_ = int(n_iter)
         self.residuals_ = residuals
         self.kernel_cached_ = bool(product.cached)
@@ -185,6 +204,13 @@ class _BaseFalkon(BaseEstimator):
 
     def _stratify_codes(self, Y):
         return None
+
+    def _any_decision(self, X):
+        """K(X, Z)·a + b, lazily (one task per partition) for a Dask X."""
+        if is_dask_array(X):
+            return decision_dask(self, X)
+        check_is_fitted(self)
+        return self._decision(check_X(self, X, reset=False))
 
     def _decision(self, X, coef=None):
         coef = self.dual_coef_ if coef is None else coef
@@ -377,6 +403,8 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
         self : FalkonRegressor
             The fitted model.
         """
+        if is_dask_array(X):
+            return fit_dask(self, X, y, sample_weight, classifier=False)
         X, y = check_Xy(self, X, y, reset=True, classifier=False, multi_output=True)
         Y, self._y_1d = regression_targets(np.asarray(y), np.float64)
         return self._fit(X, Y, sample_weight)
@@ -394,9 +422,7 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             In the dtype of X.
         """
-        check_is_fitted(self)
-        X = check_X(self, X, reset=False)
-        out = self._decision(X)
+        out = self._any_decision(X)
         return out[:, 0] if self._y_1d else out
 
     def _expected_failed_checks(self):
@@ -487,6 +513,8 @@ n_features_in_, feature_names_in_
         self : FalkonClassifier
             The fitted classifier.
         """
+        if is_dask_array(X):
+            return fit_dask(self, X, y, sample_weight, classifier=True)
         X, y = check_Xy(self, X, y, reset=True, classifier=True, multi_output=False)
         classes, Y = encode_labels(y, np.float64)
         if self.warm_start and hasattr(self, "classes_"):
@@ -511,9 +539,7 @@ n_features_in_, feature_names_in_
         scores : ndarray
             Positive scores favour ``classes_[1]`` in the binary case.
         """
-        check_is_fitted(self)
-        X = check_X(self, X, reset=False)
-        out = self._decision(X)
+        out = self._any_decision(X)
         return out[:, 0] if len(self.classes_) == 2 else out
 
     def predict(self, X):
@@ -529,7 +555,10 @@ n_features_in_, feature_names_in_
         labels : ndarray of shape (n_samples,)
             Elements of ``classes_``.
         """
-        return decode_scores(self.decision_function(X), self.classes_)
+        scores = self.decision_function(X)
+        if is_dask_array(scores):
+            return labels_dask(scores, self.classes_)
+        return decode_scores(scores, self.classes_)
 
     def _expected_failed_checks(self):
         return self._more_tags_failed_checks()
