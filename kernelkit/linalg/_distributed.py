@@ -164,12 +164,13 @@ def rows_like(A, X, name, dtype=None):
     _, da = _dask()
     if not isinstance(A, da.Array):
         A = np.asarray(A)
-        A = da.from_array(A, chunks=(X.chunks[0],) + tuple(A.shape[1:]))
     if A.ndim not in (1, 2) or A.shape[0] != X.shape[0]:
         raise ValueError(
             f"{name} must have {X.shape[0]} rows (one per row of X) and 1 or 2 dimensions; "
             f"got shape {A.shape}."
         )
+    if not isinstance(A, da.Array):
+        A = da.from_array(A, chunks=(X.chunks[0],) + tuple(A.shape[1:]))
     A = A.rechunk((X.chunks[0],) + ((-1,) if A.ndim == 2 else ()))
     return A if dtype is None else A.astype(dtype)
 
