@@ -180,3 +180,32 @@ def test_missing_dask_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask", None)
     with pytest.raises(ImportError, match=r"kernelkit\[dask\]"):
         _dask()
+
+
+def test_kernel_dmmv_matches_dense(data):
+    from kernelkit.distributed import kernel_dmmv
+    from tests.conftest import dense_kernel
+
+    X, _, w = data
+    Z, V = X[:25], np.random.default_rng(1).normal(size=(25, 2))
+    K = dense_kernel("laplacian", X, Z, 0.7)
+    Xd = _chunked(X, 3)
+    got = kernel_dmmv("laplacian", Xd, Z, V, weights=_chunked(w, 3), bandwidth=0.7)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got.compute(scheduler="sync"), K.T @ (w[:, None] * (K @ V)))
+    vec = kernel_dmmv("laplacian", Xd, Z, V[:, 0], bandwidth=0.7).compute(scheduler="sync")
+    np.testing.assert_allclose(vec, K.T @ (K @ V[:, 0]))
+    names = {key[0] if isinstance(key, tuple) else key for key in dict(got.dask)}
+    assert any(name.startswith("sum") for name in names)  # Dask's own tree reduction
+
+
+@pytest.mark.dask
+def test_out_of_core_benchmark_quick(capsys):
+    from benchmarks.bench_dask_falkon import main
+
+    on_dask, in_memory = main(["--quick"])
+    assert on_dask["partitions"] > 2 and on_dask["rows"] > in_memory["rows"]
+    # The generated target is learnable and both fits learn it about equally well.
+    assert on_dask["test R²"] > 0.5
+    assert abs(on_dask["test R²"] - in_memory["test R²"]) < 0.05
+    assert "| Dask, all rows |" in capsys.readouterr().out

@@ -189,7 +189,7 @@ class _BaseFalkon(BaseEstimator):
                 f"with relative residual {residuals[-1]:.3g} > tol={self.tol:g}. Raise max_iter "
                 "or regularization, or add centers.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         self.kernel_ = kernel
         self.bandwidth_ = getattr(kernel, "bandwidth", None)
