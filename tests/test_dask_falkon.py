@@ -133,7 +133,7 @@ def test_results_do_not_depend_on_the_number_of_workers(client, data):
     two = fit()  # the module's two-worker cluster
     with dask.config.set(scheduler="threads", num_workers=3):
         three_threads = fit()
-    with _cluster(1) as cluster, distributed.Client(cluster):
+    with dask.config.set(scheduler="sync"):  # one worker, in this process
         one = fit()
     np.testing.assert_array_equal(one, two)
     np.testing.assert_array_equal(three_threads, two)

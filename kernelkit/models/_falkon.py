@@ -391,8 +391,9 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training points (float32 stays float32).
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            Training points (float32 stays float32). A Dask array chunked by rows
+            is fitted on its workers (see ``docs/dask.md``).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets; several outputs are solved together.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -414,13 +415,13 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
             Points to predict.
 
         Returns
         -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            In the dtype of X.
+        y : ndarray or dask.array.Array of shape (n_samples,) or (n_samples, n_outputs)
+            In the dtype of X; lazy (one task per partition) for a Dask X.
         """
         out = self._any_decision(X)
         return out[:, 0] if self._y_1d else out
@@ -501,8 +502,9 @@ n_features_in_, feature_names_in_
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training points (float32 stays float32).
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            Training points (float32 stays float32). A Dask array chunked by rows
+            is fitted on its workers (see ``docs/dask.md``).
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -531,13 +533,13 @@ n_features_in_, feature_names_in_
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
             Points to score.
 
         Returns
         -------
-        scores : ndarray
-            Positive scores favour ``classes_[1]`` in the binary case.
+        scores : ndarray or dask.array.Array
+            Positive scores favour ``classes_[1]`` in the binary case; lazy for a Dask X.
         """
         out = self._any_decision(X)
         return out[:, 0] if len(self.classes_) == 2 else out
@@ -547,13 +549,13 @@ n_features_in_, feature_names_in_
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
             Points to classify.
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
-            Elements of ``classes_``.
+        labels : ndarray or dask.array.Array of shape (n_samples,)
+            Elements of ``classes_``; lazy for a Dask X.
         """
         scores = self.decision_function(X)
         if is_dask_array(scores):
