@@ -4,7 +4,7 @@
 everything above this package computes kernel values through it.
 """
 
-from ._distributed import kernel_matmat, kernel_rmatmat
+from ._distributed import kernel_dmmv, kernel_matmat, kernel_rmatmat
 from ._operator import KernelOperator
 from ._sampled import SampledGaussianOperator, SamplingFallbackWarning
 from ._sampled_attention import softmax_attention
@@ -13,6 +13,7 @@ __all__ = [
     "KernelOperator",
     "SampledGaussianOperator",
     "SamplingFallbackWarning",
+    "kernel_dmmv",
     "kernel_matmat",
     "kernel_rmatmat",
     "softmax_attention",

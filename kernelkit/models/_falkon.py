@@ -22,6 +22,7 @@ from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
 from ..linalg import KernelOperator
 from ..linalg._budget import largest_square
+from ..linalg._distributed import is_dask_array
 from ..linalg._solvers import block_cg
 from ._common import (
     CENTER_CHOICES,
@@ -35,6 +36,7 @@ from ._common import (
     take_rows,
     validation_split,
 )
+from ._falkon_dask import decision_dask, fit_dask, labels_dask
 from ._falkon_solver import FalkonPreconditioner, NormalProduct, falkon_operator
 
 __all__ = ["FalkonClassifier", "FalkonRegressor"]
@@ -102,8 +104,12 @@ class _BaseFalkon(BaseEstimator):
         self.verbose = verbose
 
     # -- set-up ------------------------------------------------------------------
-    def _resolve_centers(self, X, rng):
-        """Kernel and centers: reused from the last fit under ``warm_start``."""
+    def _resolve_centers(self, X, rng, select=None):
+        """Kernel and centers: reused from the last fit under ``warm_start``.
+
+        ``select(estimator, X, n_centers, rng) -> (kernel, Z)`` replaces the in-memory
+        selection for a Dask X.
+        """
         if self.warm_start and hasattr(self, "dual_coef_"):
             if X.shape[1] != self.centers_.shape[1]:
                 raise ValueError(
@@ -111,10 +117,12 @@ class _BaseFalkon(BaseEstimator):
                     f"{self.centers_.shape[1]}."
                 )
             return self.kernel_, self.centers_.astype(X.dtype, copy=False), True
-        kernel = make_kernel(self.kernel, self.bandwidth, X=X)
         n_centers = self.n_centers
         if n_centers == "auto":
             n_centers = min(X.shape[0], AUTO_CENTERS, largest_square(8, matrices=2))
+        if select is not None:
+            return (*select(self, X, n_centers, rng), False)
+        kernel = make_kernel(self.kernel, self.bandwidth, X=X)
         Z, _ = choose_centers(X, self.centers, n_centers, kernel=kernel, rng=rng)
         return kernel, Z, False
 
@@ -138,14 +146,25 @@ class _BaseFalkon(BaseEstimator):
         Y = Y - intercept
 
         precond = FalkonPreconditioner(kernel, Z, self.regularization)
+        product = NormalProduct(kernel, X, Z, weights, int(self.cache_size * _MIB))
+        KtY = product.rhs(Y)
+        fitted = (kernel, Z, warm, intercept, X.dtype)
+        return self._solve(fitted, precond, product, KtY, n_weight, (X_val, Y_val))
+
+    def _solve(self, fitted, precond, product, KtY, n_weight, validation=(None, None)):
+        """CG on the preconditioned system and the fitted attributes (in memory and on Dask).
+
+        ``fitted`` is (kernel, centers, warm, intercept, dtype); ``product`` maps V
+        to K_nMᵀWK_nM V and ``KtY`` is K_nMᵀW(Y − intercept).
+        """
+        kernel, Z, warm, intercept, dtype = fitted
         cache = int(self.cache_size * _MIB)
-        product = NormalProduct(kernel, X, Z, weights, cache)
-        rhs = precond.apply_transpose(product.rhs(Y)) / n_weight
+        rhs = precond.apply_transpose(KtY) / n_weight
         beta0 = None
-        if warm and self.dual_coef_.shape[1] == Y.shape[1]:
+        if warm and self.dual_coef_.shape[1] == KtY.shape[1]:
             beta0 = precond.to_beta(np.asarray(self.dual_coef_, dtype=np.float64))
 
-        scorer = _ValidationTracker(self, kernel, Z, X_val, Y_val, intercept, precond, cache)
+        scorer = _ValidationTracker(self, kernel, Z, *validation, intercept, precond, cache)
         apply = falkon_operator(precond, product, n_weight)
         system = LinearOperator((Z.shape[0],) * 2, matvec=apply, matmat=apply, dtype=np.float64)
         residuals = [_relative_residual(rhs, apply, beta0)]
@@ -172,14 +191,14 @@ class _BaseFalkon(BaseEstimator):
                 f"with relative residual {residuals[-1]:.3g} > tol={self.tol:g}. Raise max_iter "
                 "or regularization, or add centers.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=5,
             )
         self.kernel_ = kernel
         self.bandwidth_ = getattr(kernel, "bandwidth", None)
         self.centers_ = Z
         self.n_centers_ = int(Z.shape[0])
-        self.dual_coef_ = precond.apply(beta).astype(X.dtype, copy=False)
-        self.intercept_ = intercept.astype(X.dtype)
+        self.dual_coef_ = precond.apply(beta).astype(dtype, copy=False)
+        self.intercept_ = intercept.astype(dtype)
         self.n_iter_ = int(n_iter)
         self.residuals_ = residuals
         self.kernel_cached_ = bool(product.cached)
@@ -187,6 +206,13 @@ class _BaseFalkon(BaseEstimator):
 
     def _stratify_codes(self, Y):
         return None
+
+    def _any_decision(self, X):
+        """K(X, Z)·a + b, lazily (one task per partition) for a Dask X."""
+        if is_dask_array(X):
+            return decision_dask(self, X)
+        check_is_fitted(self)
+        return self._decision(check_X(self, X, reset=False))
 
     def _decision(self, X, coef=None):
         coef = self.dual_coef_ if coef is None else coef
@@ -374,8 +400,9 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training points (float32 stays float32).
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            Training points (float32 stays float32). A Dask array chunked by rows
+            is fitted on its workers (see ``docs/dask.md``).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets; several outputs are solved together.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -386,6 +413,8 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
         self : FalkonRegressor
             The fitted model.
         """
+        if is_dask_array(X):
+            return fit_dask(self, X, y, sample_weight, classifier=False)
         X, y = check_Xy(self, X, y, reset=True, classifier=False, multi_output=True)
         Y, self._y_1d = regression_targets(np.asarray(y), np.float64)
         return self._fit(X, Y, sample_weight)
@@ -395,17 +424,15 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
             Points to predict.
 
         Returns
         -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            In the dtype of X.
+        y : ndarray or dask.array.Array of shape (n_samples,) or (n_samples, n_outputs)
+            In the dtype of X; lazy (one task per partition) for a Dask X.
         """
-        check_is_fitted(self)
-        X = check_X(self, X, reset=False)
-        out = self._decision(X)
+        out = self._any_decision(X)
         return out[:, 0] if self._y_1d else out
 
     def _expected_failed_checks(self):
@@ -484,8 +511,9 @@ n_features_in_, feature_names_in_
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training points (float32 stays float32).
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            Training points (float32 stays float32). A Dask array chunked by rows
+            is fitted on its workers (see ``docs/dask.md``).
         y : array-like of shape (n_samples,)
             Class labels (at least two classes).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -496,6 +524,8 @@ n_features_in_, feature_names_in_
         self : FalkonClassifier
             The fitted classifier.
         """
+        if is_dask_array(X):
+            return fit_dask(self, X, y, sample_weight, classifier=True)
         X, y = check_Xy(self, X, y, reset=True, classifier=True, multi_output=False)
         classes, Y = encode_labels(y, np.float64)
         if self.warm_start and hasattr(self, "classes_"):
@@ -512,17 +542,15 @@ n_features_in_, feature_names_in_
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
             Points to score.
 
         Returns
         -------
-        scores : ndarray
-            Positive scores favour ``classes_[1]`` in the binary case.
+        scores : ndarray or dask.array.Array
+            Positive scores favour ``classes_[1]`` in the binary case; lazy for a Dask X.
         """
-        check_is_fitted(self)
-        X = check_X(self, X, reset=False)
-        out = self._decision(X)
+        out = self._any_decision(X)
         return out[:, 0] if len(self.classes_) == 2 else out
 
     def predict(self, X):
@@ -530,15 +558,18 @@ n_features_in_, feature_names_in_
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
             Points to classify.
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
-            Elements of ``classes_``.
+        labels : ndarray or dask.array.Array of shape (n_samples,)
+            Elements of ``classes_``; lazy for a Dask X.
         """
-        return decode_scores(self.decision_function(X), self.classes_)
+        scores = self.decision_function(X)
+        if is_dask_array(scores):
+            return labels_dask(scores, self.classes_)
+        return decode_scores(scores, self.classes_)
 
     def _expected_failed_checks(self):
         return self._more_tags_failed_checks()

@@ -18,6 +18,7 @@ from scipy.linalg.blas import dsyrk
 from .._backend import to_numpy
 from ..linalg import KernelOperator
 from ..linalg._budget import check_fits, largest_square
+from ..linalg._distributed import weighted_normal_product
 
 #: Cholesky jitter, relative to max K_MM[i, i] and multiplied by M (Falkon's pc_epsilon·M
 #: idea); raised ×100 per failed factorisation, at most this many times.
@@ -146,16 +147,7 @@ class NormalProduct:
         -------
         out : ndarray of shape (M, k), float64
         """
-        op = KernelOperator(self.kernel, X_chunk, self.Z)
-        V = V.astype(op.dtype, copy=False)
-        if w_chunk is None:
-            return np.asarray(op.dmmv(V), dtype=np.float64)
-        out = np.zeros(V.shape, dtype=np.float64)
-        for rows, block in op.blocks():
-            inner = block @ V
-            inner *= w_chunk[rows, None].astype(op.dtype, copy=False)
-            out += block.T @ inner
-        return out
+        return weighted_normal_product(self.kernel, X_chunk, self.Z, V, w_chunk)
 
     def __call__(self, V):
         """K_nMᵀ W K_nM V over all training rows (float64)."""
