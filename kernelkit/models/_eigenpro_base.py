@@ -40,16 +40,16 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils.validation import validate_data
 
 from .._backend import get_namespace
 from .._utils._progress import progress
 from .._utils._sklearn_compat import Interval, StrOptions
-from .._utils._validation import FLOAT_DTYPES, check_points, check_same_features
+from .._utils._validation import check_points, check_same_features
 from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
 from ..linalg import KernelOperator
 from ..linalg._budget import block_rows
 from ..sampling import CENTER_SELECTORS, select_centers
+from ._common import check_X, check_Xy
 from ._eigenpro_pass import _EigenProPasses, monitor_rows, weighted_loss
 from ._eigenpro_precond import (
     CenterProjector,
@@ -154,36 +154,19 @@ class _BaseEigenPro(_EigenProPasses, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    # -- input handling ------------------------------------------------------
+    # -- input handling (shared with Falkon) -----------------------------------
     def _check_X(self, X, reset):
-        xp = get_namespace(X)
-        if xp is np:
-            return validate_data(self, X, reset=reset, dtype=FLOAT_DTYPES)
-        X = check_points(X, "X")
-        if reset:
-            self.n_features_in_ = X.shape[1]
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        return X
+        return check_X(self, X, reset=reset)
 
     def _check_Xy(self, X, y, reset):
-        if get_namespace(X) is np:
-            return validate_data(
-                self,
-                X,
-                y,
-                reset=reset,
-                dtype=FLOAT_DTYPES,
-                multi_output=self._multi_output,
-                y_numeric=not self._is_classifier,
-            )
-        X = self._check_X(X, reset)
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}.")
-        return X, y
+        return check_Xy(
+            self,
+            X,
+            y,
+            reset=reset,
+            classifier=self._is_classifier,
+            multi_output=self._multi_output,
+        )
 
     # -- model set-up --------------------------------------------------------
     def _choose_centers(self, X, rng, streaming):
