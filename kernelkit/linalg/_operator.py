@@ -410,7 +410,9 @@ class KernelOperator(LinearOperator):
                 rows = slice(rs.start + tile.start, rs.start + tile.stop)
                 self._values(rows, cs, engine, out=out[tile, cs])
 
-        run_tasks(fill, batches(n_rows, plan.rows), min(n_threads, plan.max_live))
+        run_tasks(
+            fill, batches(n_rows, plan.rows), min(n_threads, plan.max_live), n_values=n_rows * m
+        )
         return out
 
     def _prepare(self):

@@ -25,12 +25,19 @@ _CACHE_FRIENDLY_TILE = 32 * 2**20
 _SLOTS = 16
 # Rows per tile we try to keep, so that the distance GEMM stays efficient.
 _MIN_ROWS = 64
-# Tasks a product is cut into (load balance for up to this many threads).
+# Tasks a product is cut into (load balance for up to this many threads), as long as
+# each keeps at least _MIN_TASK_VALUES values: smaller tasks cost more to hand to a
+# thread than to compute (kernel thinning's many small nodes).
 _TARGET_TASKS = 32
+_MIN_TASK_VALUES = 2**16
 # Share of the budget the per-group accumulators of a transposed product may take.
 _ACCUMULATOR_SHARE = 4
 
 _TilePlan = namedtuple("_TilePlan", ["rows", "cols", "max_live"])
+
+
+# Products smaller than this many kernel values run on the calling thread.
+_SERIAL_VALUES = 2**18
 
 
 def plan_tiles(n, m, itemsize, *, full_width=False):
@@ -60,7 +67,7 @@ def plan_tiles(n, m, itemsize, *, full_width=False):
     else:
         cols = min(m, max(1, values // min(n, _MIN_ROWS)))
     rows = min(n, max(1, values // cols))
-    rows = min(rows, max(1, -(-n // _TARGET_TASKS)))
+    rows = min(rows, max(1, -(-n // _TARGET_TASKS), -(-_MIN_TASK_VALUES // cols)))
     max_live = max(1, budget // (2 * int(itemsize) * rows * cols))
     return _TilePlan(rows, cols, max_live)
 
@@ -113,7 +120,7 @@ def row_groups(n_blocks, n_col_tiles, accumulator_bytes, *, per_column_tile=True
     return [range(g * n_blocks // count, (g + 1) * n_blocks // count) for g in range(count)]
 
 
-def run_tasks(function, tasks, workers):
+def run_tasks(function, tasks, workers, *, n_values):
     """``[function(t) for t in tasks]``, on ``workers`` pool threads when more than one.
 
     Parameters
@@ -125,6 +132,11 @@ def run_tasks(function, tasks, workers):
     workers : int
         Threads to use; BLAS is limited to one thread meanwhile so that it
         does not start its own threads inside every worker.
+    n_values : int
+        Kernel values the tasks compute together. Below ``_SERIAL_VALUES`` the
+        tasks run on the calling thread: waking the pool and scoping BLAS cost
+        more than the work (kernel thinning makes thousands of such calls).
+        The tasks and their order are the same either way, so are the results.
 
     Returns
     -------
@@ -132,7 +144,7 @@ def run_tasks(function, tasks, workers):
         In the order of ``tasks``.
     """
     workers = min(int(workers), len(tasks))
-    if workers <= 1:
+    if workers <= 1 or n_values < _SERIAL_VALUES:
         return [function(t) for t in tasks]
     with cpu.single_threaded_blas():
         return list(cpu.executor(workers).map(function, tasks))
@@ -168,7 +180,7 @@ def sweep_forward(op, V, engine, n_threads):
         for cs in col_tiles:
             out[rs] += op._values(rs, cs, engine) @ V[cs]
 
-    run_tasks(work, batches(n, plan.rows), min(n_threads, plan.max_live))
+    run_tasks(work, batches(n, plan.rows), min(n_threads, plan.max_live), n_values=n * m)
     return out
 
 
@@ -208,7 +220,7 @@ def sweep_transposed(op, U, engine, n_threads):
             target += op._values(rs, cs, engine).T @ U[rs]
 
     tasks = [(g, cs) for g in range(len(groups)) for cs in col_tiles]
-    run_tasks(work, tasks, min(n_threads, plan.max_live))
+    run_tasks(work, tasks, min(n_threads, plan.max_live), n_values=n * m)
     return _add_in_order(accs)
 
 
@@ -255,7 +267,7 @@ def sweep_both(op, V, U):
                 KV[rs] += T @ V[cs]
                 accs[g][cs] += T.T @ U[rs]
 
-    run_tasks(work, list(range(len(groups))), min(n_threads, plan.max_live))
+    run_tasks(work, list(range(len(groups))), min(n_threads, plan.max_live), n_values=n * m)
     return KV, _add_in_order(accs)
 
 
@@ -295,7 +307,7 @@ def sweep_dmmv(op, V, W):
                 inner += W[rs]
             accs[g] += T.T @ inner
 
-    run_tasks(work, list(range(len(groups))), min(n_threads, plan.max_live))
+    run_tasks(work, list(range(len(groups))), min(n_threads, plan.max_live), n_values=n * m)
     return _add_in_order(accs)
 
 
