@@ -31,7 +31,8 @@ for dt in (np.float32, np.float64):
 for n in (2**14, 2**16):
     X = rng.normal(size=(n, 2))
     if n == 2**14:
-        out["kernel_thin 2^14"] = best(lambda: kernel_thin(X, kernel=Gaussian(1.0), random_state=0), 3)
+        out["kernel_thin 2^14"] = best(
+            lambda: kernel_thin(X, kernel=Gaussian(1.0), random_state=0), 3)
     out[f"compress_pp 2^{n.bit_length() - 1}"] = best(
         lambda: compress_pp(X, kernel=Gaussian(1.0), random_state=0), 3)
 X = rng.normal(size=(100000, 3))
