@@ -22,15 +22,13 @@ from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, CallableKernel, Kernel, make_kernel
 from ..linalg import KernelOperator
 from ..linalg._budget import largest_square
-from ._squeak import (
+from ._squeak import DEFAULT_EPSILON, DEFAULT_QBAR, disqueak
+from ._squeak_core import (
     _MATRICES_PER_SHRINK,
-    DEFAULT_EPSILON,
-    DEFAULT_QBAR,
     EmptyDictionaryError,
     _as_host_points,
     _kernel64,
     _serial_blas,
-    disqueak,
 )
 
 # --------------------------------------------------------------------------------------

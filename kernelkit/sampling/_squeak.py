@@ -16,12 +16,12 @@ from .._utils._parallel import seed_sequence, tree_map_reduce
 from .._utils._sklearn_compat import Interval, StrOptions, validate_params
 from .._utils._validation import check_positive_scalar
 from ..kernels import make_kernel
-from ..linalg._budget import MIB, check_fits
+from ..linalg._budget import check_fits
 from ._params import BANDWIDTH_CONSTRAINT, KERNEL_CONSTRAINT
-from ._squeak_core import _MATRICES_PER_SHRINK as _MATRICES_PER_SHRINK
 from ._squeak_core import (
     EmptyDictionaryError,
     SqueakDictionary,
+    _as_host_points,
     _Factor,
     _kernel64,
     _leaf,
@@ -30,8 +30,6 @@ from ._squeak_core import (
     _squeak_pass,
     _warn_clipped,
 )
-from ._squeak_core import _as_host_points as _as_host_points
-from ._squeak_core import _serial_blas as _serial_blas
 
 __all__ = [
     "EmptyDictionaryError",
@@ -42,8 +40,6 @@ __all__ = [
     "squeak",
 ]
 
-# LeverageNystroem's size search reads _MIB and the re-exported core names from here.
-_MIB = MIB
 #: Default q̄. Theory asks for q̄ = O(α log(n/δ)/ε²), i.e. hundreds; in practice
 #: 20 keeps ‖E‖₂ around 0.5–1 with about 8·d_eff distinct points (see docs/squeak.md).
 DEFAULT_QBAR = 20
