@@ -101,10 +101,13 @@ class _L1:
 
 def nystroem_krr(kernel, X, Z, Y, lam):
     """Dense solve of (K_nMᵀK_nM + λnK_MM) a = K_nMᵀY: the optimum Falkon iterates toward."""
-    K = KernelOperator(kernel, X, Z).to_dense()
-    H = (K.T @ K).astype(np.float64)
-    H += lam * len(X) * KernelOperator(kernel, Z.astype(np.float64)).to_dense()
-    return linalg.solve(H, (K.T @ Y).astype(np.float64), assume_a="pos")
+    # float64 throughout: K_nMᵀK_nM formed in float32 loses the small eigenvalues that λ
+    # (1e-6·n) barely lifts, and the normal matrix is then numerically singular.
+    Z = Z.astype(np.float64)
+    K = KernelOperator(kernel, X.astype(np.float64), Z).to_dense()
+    H = K.T @ K
+    H += lam * len(X) * KernelOperator(kernel, Z).to_dense()
+    return linalg.solve(H, K.T @ Y.astype(np.float64), assume_a="pos")
 
 
 def diamonds(args, rows):
