@@ -24,7 +24,8 @@ exactly as with CuPy. Unlike CuPy it accepts host index arrays in indexing and
 host values in item assignment (CuPy converts those too), runs numba.cuda
 kernels nowhere (the tests swap the fused product for the blocked path, which
 on a real GPU serves the Matérn and Cauchy kernels), and has no streams,
-devices or ``cupyx``. Memory-pool numbers are zeros.
+devices, and of ``cupyx`` only ``cupyx.scipy.special``/``linalg`` (SciPy's, forwarded).
+Memory-pool numbers are zeros.
 """
 
 import collections
@@ -236,8 +237,27 @@ def make_module():
     return cp
 
 
+def make_cupyx():
+    """A fake ``cupyx`` with ``cupyx.scipy.special`` and ``cupyx.scipy.linalg`` (SciPy's).
+
+    Returns
+    -------
+    cupyx : module
+    """
+    import scipy.linalg
+    import scipy.special
+
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scipy = types.ModuleType("cupyx.scipy")
+    cupyx.scipy.special = _Namespace("cupyx.scipy.special", scipy.special)
+    cupyx.scipy.linalg = _Namespace("cupyx.scipy.linalg", scipy.linalg)
+    return cupyx
+
+
 def install(monkeypatch):
-    """Put a fake ``cupy`` into ``sys.modules`` for one test and reset the copy counts.
+    """Put a fake ``cupy`` (and ``cupyx``) into ``sys.modules`` for one test.
+
+    The copy counts of :data:`COPIES` restart at zero.
 
     Parameters
     ----------
@@ -251,4 +271,12 @@ def install(monkeypatch):
     COPIES.clear()
     cp = make_module()
     monkeypatch.setitem(sys.modules, "cupy", cp)
+    cupyx = make_cupyx()
+    for name, module in [
+        ("cupyx", cupyx),
+        ("cupyx.scipy", cupyx.scipy),
+        ("cupyx.scipy.special", cupyx.scipy.special),
+        ("cupyx.scipy.linalg", cupyx.scipy.linalg),
+    ]:
+        monkeypatch.setitem(sys.modules, name, module)
     return cp

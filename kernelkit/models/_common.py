@@ -12,7 +12,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from .._backend import get_namespace, to_numpy
-from .._utils._validation import FLOAT_DTYPES, check_points, check_same_features
+from .._utils._validation import (
+    FLOAT_DTYPES,
+    check_points,
+    check_same_features,
+    validate_points,
+)
 from ..sampling import CENTER_SELECTORS, select_centers
 
 #: Names accepted by the ``centers`` parameter of the kernel models.
@@ -42,17 +47,7 @@ def check_X(estimator, X, *, reset):
     X : ndarray
         The validated points (not copied when already valid).
     """
-    if get_namespace(X) is np:
-        return validate_data(estimator, X, reset=reset, dtype=FLOAT_DTYPES)
-    X = check_points(X, "X")
-    if reset:
-        estimator.n_features_in_ = X.shape[1]
-    elif X.shape[1] != estimator.n_features_in_:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
-            f"{estimator.n_features_in_} features as input."
-        )
-    return X
+    return validate_points(estimator, X, reset=reset)
 
 
 def check_Xy(estimator, X, y, *, reset, classifier, multi_output):

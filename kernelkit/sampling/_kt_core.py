@@ -40,15 +40,20 @@ def _fits_dense(n):
     return n <= largest_square(8, matrices=_DENSE_MATRICES)
 
 
+# Kernel values are computed where the points live; the swap and halving bookkeeping
+# runs on the host (or in thinning_cuda's kernels on host-held matrices).
+_TO_HOST = "thinning: kernel values to the host"
+
+
 def _to_dense(op, out=None):
     """Dense K of ``op`` on the host, written into ``out`` (a NumPy buffer) when it is given."""
     if out is not None and get_namespace(op.X) is np:
         return op.to_dense(out=out)
-    return to_numpy(op.to_dense())
+    return to_numpy(op.to_dense(), _TO_HOST)
 
 
 def _host64(a):
-    return np.asarray(to_numpy(a), dtype=np.float64)
+    return np.asarray(to_numpy(a, _TO_HOST), dtype=np.float64)
 
 
 class _LazyRows:

@@ -15,6 +15,8 @@ import numbers
 
 import numpy as np
 
+from .._backend import get_namespace
+from .._utils._device import to_device
 from .._utils._progress import progress
 from .._utils._sklearn_compat import Interval, StrOptions, validate_params
 from .._utils._validation import check_points
@@ -206,7 +208,7 @@ def kernel_thin(
         local = thin_node(
             rows, splitter, m, float(delta), rng, swap=bool(swap), unique=bool(unique), bar=bar
         )
-    return np.sort(local)
+    return to_device(get_namespace(X), np.sort(local))
 
 
 @validate_params(
@@ -321,7 +323,7 @@ def compress_pp(
     total = rounds + ((nodes.shape[0] >> rounds) if swap and rounds else 0)
     with progress(total=total, verbose=verbose, desc="kernel thinning") as bar:
         local = thin_node(sub, splitter, rounds, thin_delta, rng, swap=swap, bar=bar)
-    return np.sort(nodes[local])
+    return to_device(get_namespace(X), np.sort(nodes[local]))
 
 
 def kt_centers(X, n_centers, *, kernel, random_state=None):
