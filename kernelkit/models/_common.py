@@ -83,6 +83,7 @@ def check_Xy(estimator, X, y, *, reset, classifier, multi_output):
             y_numeric=not classifier,
         )
     X = check_X(estimator, X, reset=reset)
+    get_namespace(X, y)  # a host y with device X is a TypeError
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}.")
     return X, y
@@ -120,7 +121,7 @@ def encode_labels(y, dtype):
     Parameters
     ----------
     y : array-like of shape (n_samples,)
-        Class labels (NumPy or CuPy).
+        Class labels (NumPy or CuPy; device labels cross to the host once).
     dtype : dtype
         Floating dtype of the targets.
 
@@ -129,7 +130,7 @@ def encode_labels(y, dtype):
     classes : ndarray of shape (n_classes,)
     Y : ndarray of shape (n_samples, 1) or (n_samples, n_classes), NumPy
     """
-    y = column_or_1d(to_numpy(y), warn=True)
+    y = column_or_1d(to_numpy(y, "labels to the host (LabelBinarizer)"), warn=True)
     check_classification_targets(y)
     classes = np.unique(y)
     if len(classes) < 2:
@@ -155,10 +156,13 @@ def decode_scores(scores, classes):
     Returns
     -------
     labels : ndarray of shape (n_samples,)
+        On the device for device scores and numeric classes (CuPy holds no strings).
     """
-    scores = to_numpy(scores)
     codes = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
-    return classes[codes]
+    xp = get_namespace(codes)
+    if xp is not np and classes.dtype.kind in "biuf":  # labels stay on the device
+        return xp.asarray(classes)[codes]
+    return classes[to_numpy(codes, "labels: class codes to the host (non-numeric classes)")]
 
 
 def check_sample_weight(sample_weight, n_samples):
@@ -178,7 +182,7 @@ def check_sample_weight(sample_weight, n_samples):
     """
     if sample_weight is None:
         return None
-    w = np.asarray(to_numpy(sample_weight))
+    w = np.asarray(to_numpy(sample_weight, "sample_weight to the host (checks)"))
     if w.dtype.kind not in "fiub":
         raise TypeError(f"sample_weight must be numeric; got dtype {w.dtype}.")
     w = np.broadcast_to(w, (n_samples,)) if w.ndim == 0 else w
