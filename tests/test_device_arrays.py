@@ -10,10 +10,11 @@ checks that
   (``EXPECTED``: ``count_transfers`` keys and counts), and every copy went
   through ``kernelkit._backend.to_numpy`` (the fake's own count agrees).
 
-The fused numba.cuda product cannot run on the fake, so the fixture sends
-device products down the blocked path (the one the Matérn and Cauchy kernels
-take on a real GPU); the GPU walker of graph random features is swapped for
-its CPU twin (bit-identical by design; simulator-tested in tests/test_grf.py).
+The numba.cuda kernels cannot run on the fake, so the fixture sends device
+products down the blocked path (the one the Matérn and Cauchy kernels take on
+a real GPU) and swaps the GPU walker of graph random features and the KDI fit's
+CDF sweep for their CPU twins (simulator-tested against each other in
+tests/test_grf.py and tests/test_cuda_kernels.py).
 The ``gpu`` tests at the end run the same cases on real CuPy arrays.
 """
 
@@ -24,7 +25,7 @@ import pytest
 import scipy.sparse as sp
 
 import kernelkit as kk
-from kernelkit._backend import count_transfers, cupy_usable
+from kernelkit._backend import count_transfers, cupy_usable, kdit_fit
 from kernelkit.graph._exact import TO_HOST as GRAPH
 from kernelkit.linalg._sampled import RHS_TO_HOST as SAMPLED_RHS
 from kernelkit.linalg._sampled import TO_HOST as SAMPLED
@@ -225,14 +226,25 @@ CASES = {
 
 @pytest.fixture
 def fake_cupy(monkeypatch):
-    from kernelkit._backend import grf
+    from kernelkit._backend import grf, kdit_cuda
     from kernelkit.graph import _grf
     from kernelkit.linalg import KernelOperator
 
     cp = _fake_cupy.install(monkeypatch)
     monkeypatch.setattr(KernelOperator, "_fused_cuda_ok", lambda self: False)
     monkeypatch.setitem(_grf._WALKERS, "cuda", grf.walk_cpu)
+    monkeypatch.setattr(kdit_cuda, "kde_cdf_pdf", _cpu_sweep)
     return cp
+
+
+def _cpu_sweep(points, h, centres, before, moments, n):
+    """The CPU engine's twin of ``kdit_cuda.kde_cdf_pdf`` (which sorts nothing)."""
+    order = np.argsort(points, kind="stable")
+    cdf, pdf = np.empty(len(points)), np.empty(len(points))
+    kdit_fit._kde_cdf_pdf(points[order], h, centres, before, moments, n, cdf, pdf)
+    out_cdf, out_pdf = np.empty_like(cdf), np.empty_like(pdf)
+    out_cdf[order], out_pdf[order] = cdf, pdf
+    return out_cdf, out_pdf
 
 
 def _check_case(case, cp, rtol):

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._backend import cpu, get_namespace
+from .._backend import cpu, get_namespace, select_engine
 from .._backend import kdit_fit as _fit
 from .._backend import kdit_transform as _kdit
 from .._config import get_config
@@ -265,9 +265,10 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : KDITransformer
             The fitted transformer.
         """
-        # The fit is a sort and a few thousand sums per feature: the host does it (the data
-        # and the weights cross once), and the small fitted tables go to the device in
-        # transform. See docs/gpu.md for why the CUDA CDF sweep does not serve the fit.
+        # Device data or engine="cuda": the CDF sweep at the knots runs on the GPU. The sort
+        # and the clusters run on the host (the data and the weights cross once), and the
+        # small fitted tables go to the device in transform (docs/gpu.md).
+        engine = select_engine(X)
         _, (X, sample_weight) = to_host(_FIT_TO_HOST, X, sample_weight)
         X = validate_data(
             self,
@@ -316,10 +317,10 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 X = X.tocsc()
                 _fit.fit_csc(
                     X.data, X.indices, X.indptr, X.shape[0], alphas, rule, self.n_quantiles_,
-                    out, sample_weight,
+                    out, sample_weight, engine,
                 )  # fmt: skip
             else:
-                _fit.fit_dense(X, alphas, rule, self.n_quantiles_, out, sample_weight)
+                _fit.fit_dense(X, alphas, rule, self.n_quantiles_, out, sample_weight, engine)
         self._raise_for_status(status, alphas, bandwidths)
         # Feature-major in memory (each feature's table contiguous for the kernels),
         # exposed with QuantileTransformer's (n_knots, n_features) layout.
