@@ -12,9 +12,10 @@ checks that
 
 The numba.cuda kernels cannot run on the fake, so the fixture sends device
 products down the blocked path (the one the Matérn and Cauchy kernels take on
-a real GPU) and swaps the GPU walker of graph random features and the KDI fit's
-CDF sweep for their CPU twins (simulator-tested against each other in
-tests/test_grf.py and tests/test_cuda_kernels.py).
+a real GPU) and swaps the GPU walker of graph random features, the KDI fit's
+CDF sweep and thinning's halving and swap kernels for their CPU twins
+(simulator-tested against each other in tests/test_grf.py and
+tests/test_cuda_kernels.py).
 The ``gpu`` tests at the end run the same cases on real CuPy arrays.
 """
 
@@ -25,7 +26,7 @@ import pytest
 import scipy.sparse as sp
 
 import kernelkit as kk
-from kernelkit._backend import count_transfers, cupy_usable, kdit_fit
+from kernelkit._backend import count_transfers, cupy_usable, kdit_fit, thinning
 from kernelkit.graph._exact import TO_HOST as GRAPH
 from kernelkit.linalg._sampled import RHS_TO_HOST as SAMPLED_RHS
 from kernelkit.linalg._sampled import TO_HOST as SAMPLED
@@ -226,7 +227,7 @@ CASES = {
 
 @pytest.fixture
 def fake_cupy(monkeypatch):
-    from kernelkit._backend import grf, kdit_cuda
+    from kernelkit._backend import grf, kdit_cuda, thinning_cuda
     from kernelkit.graph import _grf
     from kernelkit.linalg import KernelOperator
 
@@ -234,7 +235,25 @@ def fake_cupy(monkeypatch):
     monkeypatch.setattr(KernelOperator, "_fused_cuda_ok", lambda self: False)
     monkeypatch.setitem(_grf._WALKERS, "cuda", grf.walk_cpu)
     monkeypatch.setattr(kdit_cuda, "kde_cdf_pdf", _cpu_sweep)
+    monkeypatch.setattr(thinning_cuda, "halve_nodes", _cpu_halve_nodes)
+    monkeypatch.setattr(thinning_cuda, "refine_dense", _cpu_refine_dense)
     return cp
+
+
+# CPU twins of the thinning kernels; they read the fake's "device memory" directly, as a
+# kernel reads the GPU's (no transfer).
+def _cpu_halve_nodes(K, pos, alpha_prior, uniforms, sig_sqd, log_multiplier):
+    K = _fake_cupy._unwrap(K)
+    swapped = np.zeros(np.shape(alpha_prior), dtype=bool)
+    sig = np.array(sig_sqd, dtype=np.float64)
+    for r in range(len(pos)):
+        args = (alpha_prior[r], uniforms[r], sig[r], log_multiplier, swapped[r])
+        sig[r] = thinning.halve_chunk(K, pos[r], *args)
+    return swapped, sig
+
+
+def _cpu_refine_dense(K, coreset, mean_k, unique, non_coreset):
+    return thinning.refine_dense(_fake_cupy._unwrap(K), coreset, mean_k, unique, non_coreset)
 
 
 def _cpu_sweep(points, h, centres, before, moments, n):
@@ -379,3 +398,36 @@ def test_device_in_device_out_on_gpu(name):
     import cupy
 
     _check_case(CASES[name], cupy, rtol=1e-6)
+
+
+def test_device_points_select_the_gpu_kernels(fake_cupy, monkeypatch):
+    """Device input alone (engine="auto") routes thinning's dense nodes and the KDI fit's
+    sweep to their numba.cuda kernels, on the device copy of the kernel matrix."""
+    from kernelkit._backend import kdit_cuda, thinning_cuda
+
+    calls = []
+
+    def counting(name, function):
+        def counted(*args):
+            if name != "kde_cdf_pdf":  # the kernels read the matrix where it was computed
+                assert isinstance(args[0], fake_cupy.ndarray)
+            calls.append(name)
+            return function(*args)
+
+        return counted
+
+    for module, name in [
+        (thinning_cuda, "halve_nodes"),
+        (thinning_cuda, "refine_dense"),
+        (kdit_cuda, "kde_cdf_pdf"),
+    ]:
+        monkeypatch.setattr(module, name, counting(name, getattr(module, name)))
+    d = _data()
+    want = kk.kernel_thin(d.X[:32], 2, bandwidth=1.0, random_state=3)
+    assert calls == []
+    have = kk.kernel_thin(fake_cupy.asarray(d.X[:32]), 2, bandwidth=1.0, random_state=3)
+    np.testing.assert_array_equal(fake_cupy.asnumpy(have), want)
+    assert calls == ["halve_nodes", "halve_nodes", "refine_dense"]
+    calls.clear()
+    kk.KDITransformer(n_quantiles=10).fit(fake_cupy.asarray(d.X))
+    assert calls == ["kde_cdf_pdf"] * d.X.shape[1]
