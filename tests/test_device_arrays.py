@@ -39,6 +39,7 @@ from kernelkit.sampling._squeak_core import TO_HOST as SQUEAK
 from tests import _fake_cupy
 
 LABELS = "labels to the host (LabelBinarizer)"
+WEIGHTS = "sample_weight to the host (checks)"
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Data:
     y: np.ndarray
     labels: np.ndarray
     A: np.ndarray
+    weights: np.ndarray
 
 
 def _data():
@@ -55,7 +57,7 @@ def _data():
     y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=60)
     labels = np.digitize(X[:, 1], [-0.4, 0.4])  # three classes
     A = np.triu((rng.random((30, 30)) < 0.2).astype(float), 1)
-    return Data(X, y, labels, A + A.T)
+    return Data(X, y, labels, A + A.T, rng.integers(1, 4, size=60).astype(float))
 
 
 @dataclass
@@ -95,6 +97,12 @@ def _falkon_early_stopping(dev, d):
         n_centers=20, regularization=1e-3, early_stopping=True, max_iter=6, random_state=0
     )
     est.fit(dev(d.X), dev(d.y))
+    return {"predict": est.predict(dev(d.X)), "n_iter": est.n_iter_} | _fitted(est, "dual_coef_")
+
+
+def _falkon_weighted(dev, d):
+    est = kk.FalkonRegressor(n_centers=20, regularization=1e-3, random_state=0)
+    est.fit(dev(d.X), dev(d.y), sample_weight=dev(d.weights))
     return {"predict": est.predict(dev(d.X)), "n_iter": est.n_iter_} | _fitted(est, "dual_coef_")
 
 
@@ -175,6 +183,9 @@ CASES = {
         # The validation targets and intercept once, then one prediction per iteration.
         lambda out: _falkon_transfers(out) | {FALKON_VALIDATION: 2 + out["n_iter"]},
     ),
+    "FalkonRegressor(sample_weight)": Case(
+        _falkon_weighted, lambda out: _falkon_transfers(out) | {WEIGHTS: 1}
+    ),
     "STKRRegressor": Case(_stkr_regressor, {STKR: 3}),
     "STKRClassifier": Case(_stkr_classifier, {STKR: 3}),
     # EigenPro's host copies are not named yet (kernelkit/models/_eigenpro*.py), and on the
@@ -209,7 +220,19 @@ CASES = {
     ),
     "KernelThinning": Case(_kernel_thinning, {THINNING: 1}),
     "KDITransformer": Case(_kdi, {KDI: 1}),
+    "KDITransformer(sample_weight)": Case(
+        lambda dev, d: {
+            "transform": kk.KDITransformer(n_quantiles=20)
+            .fit(dev(d.X), sample_weight=dev(d.weights))
+            .transform(dev(d.X))
+        },
+        {KDI: 2},
+    ),
     "mmd": Case(lambda dev, d: {"mmd": kk.mmd(dev(d.X), dev(d.X[:20]), bandwidth=1.0)}),
+    "mmd(weights)": Case(
+        lambda dev, d: {"mmd": kk.mmd(dev(d.X), dev(d.X[:20]), weights=dev(d.weights[:20]))},
+        {"mmd: weights to the host for checks": 1},
+    ),
     "estimate_bandwidth": Case(lambda dev, d: {"h": kk.estimate_bandwidth(dev(d.X))}),
     "GraphRandomFeatures": Case(_grf, {GRAPH: 1}, host=("features",)),
     "exact_graph_kernel": Case(lambda dev, d: {"K": kk.exact_graph_kernel(dev(d.A))}, {GRAPH: 1}),
