@@ -40,6 +40,7 @@ from tests import _fake_cupy
 
 LABELS = "labels to the host (LabelBinarizer)"
 WEIGHTS = "sample_weight to the host (checks)"
+CODES = "labels: class codes to the host (non-numeric classes)"
 
 
 @dataclass
@@ -104,6 +105,25 @@ def _falkon_weighted(dev, d):
     est = kk.FalkonRegressor(n_centers=20, regularization=1e-3, random_state=0)
     est.fit(dev(d.X), dev(d.y), sample_weight=dev(d.weights))
     return {"predict": est.predict(dev(d.X)), "n_iter": est.n_iter_} | _fitted(est, "dual_coef_")
+
+
+def _falkon_centers(centers):
+    def run(dev, d):
+        est = kk.FalkonRegressor(
+            n_centers=16, centers=centers, regularization=1e-3, random_state=0
+        ).fit(dev(d.X), dev(d.y))
+        return {"predict": est.predict(dev(d.X)), "n_iter": est.n_iter_} | _fitted(est, "centers_")
+
+    return run
+
+
+def _falkon_string_labels(dev, d):
+    # CuPy holds no strings: the labels stay on the host, and so do the predicted labels.
+    labels = np.array(["low", "mid", "high"])[d.labels]
+    est = kk.FalkonClassifier(n_centers=20, regularization=1e-3, random_state=0)
+    est.fit(dev(d.X), labels)
+    out = {"predict": est.predict(dev(d.X)), "decision": est.decision_function(dev(d.X))}
+    return out | {"n_iter": est.n_iter_}
 
 
 def _falkon_transfers(out, labels=0):
@@ -185,6 +205,17 @@ CASES = {
     ),
     "FalkonRegressor(sample_weight)": Case(
         _falkon_weighted, lambda out: _falkon_transfers(out) | {WEIGHTS: 1}
+    ),
+    "FalkonRegressor(centers='kt')": Case(
+        _falkon_centers("kt"), lambda out: _falkon_transfers(out) | {THINNING: 1}
+    ),
+    "FalkonRegressor(centers='squeak')": Case(
+        _falkon_centers("squeak"), lambda out: _falkon_transfers(out) | {SQUEAK: 1}
+    ),
+    "FalkonClassifier(string labels on the host)": Case(
+        _falkon_string_labels,
+        lambda out: _falkon_transfers(out) | {CODES: 1},  # predict's codes
+        host=("predict",),
     ),
     "STKRRegressor": Case(_stkr_regressor, {STKR: 3}),
     "STKRClassifier": Case(_stkr_classifier, {STKR: 3}),
@@ -309,7 +340,7 @@ def _check_case(case, cp, rtol):
             assert not isinstance(got, cp.ndarray), name
         if not case.same_values:
             assert np.shape(got) == np.shape(ref), name
-        elif isinstance(ref, np.ndarray) and ref.dtype.kind in "iub":
+        elif isinstance(ref, np.ndarray) and ref.dtype.kind not in "fc":
             np.testing.assert_array_equal(got, ref, err_msg=name)
         elif isinstance(ref, (np.ndarray, float)):
             np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol, err_msg=name)

@@ -64,7 +64,8 @@ def check_Xy(estimator, X, y, *, reset, classifier, multi_output):
     reset : bool
         Whether to (re)set ``n_features_in_``.
     classifier : bool
-        Labels (any dtype) rather than numbers.
+        Labels (any dtype) rather than numbers; labels may be a host array with
+        device X, numeric targets must live with X (else ``TypeError``).
     multi_output : bool
         Whether a 2-D y is allowed.
 
@@ -83,7 +84,10 @@ def check_Xy(estimator, X, y, *, reset, classifier, multi_output):
             y_numeric=not classifier,
         )
     X = check_X(estimator, X, reset=reset)
-    get_namespace(X, y)  # a host y with device X is a TypeError
+    if not classifier:
+        # Numeric targets live with X; class labels may stay on the host (CuPy holds no
+        # strings, and the labels are encoded on the host anyway).
+        get_namespace(X, y)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}.")
     return X, y

@@ -201,7 +201,9 @@ class STKRClassifier(ClassifierMixin, _BaseSTKR):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
-        xp, (X, y, X_unlabeled) = to_host(TO_HOST, X, y, X_unlabeled)
+        # Labels may stay on the host with device X (CuPy holds no strings).
+        xp, (X, X_unlabeled) = to_host(TO_HOST, X, X_unlabeled)
+        y = to_host(TO_HOST, y)[1][0]
         X = self._check_X(X, reset=True)
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
