@@ -18,14 +18,17 @@ memory") and behaves like a CuPy array where it matters to kernelkit:
   check that all downloads went through ``kernelkit._backend.to_numpy``.
 
 Limits, on purpose: it is not a NumPy subclass (a subclass cannot refuse
-``np.asarray``, which converts it without calling any hook), so NumPy's own
-functions that the array does not dispatch (``np.asarray`` and friends) fail,
-exactly as with CuPy. Unlike CuPy it accepts host index arrays in indexing and
-host values in item assignment (CuPy converts those too), runs numba.cuda
-kernels nowhere (the tests swap the fused product for the blocked path, which
-on a real GPU serves the Matérn and Cauchy kernels), and has no streams,
-devices, and of ``cupyx`` only ``cupyx.scipy.special``/``linalg`` (SciPy's, forwarded).
-Memory-pool numbers are zeros.
+``np.asarray``, which views it as a base-class array without calling any hook),
+so NumPy functions that the array does not dispatch (``np.asarray`` and
+friends) fail, exactly as with CuPy. What it does not model: host index arrays
+and host values in indexing and item assignment are accepted without counting
+an upload; ``float``/``int``/``bool`` of a 0-d array are allowed and not
+counted (CuPy synchronises the same way); numba.cuda kernels cannot read it
+(the fixture swaps the fused product for the blocked path, which on a real GPU
+serves the Matérn and Cauchy kernels, and the other kernels for their CPU
+twins); there are no streams or devices, and of ``cupyx`` only
+``cupyx.scipy.special``/``linalg`` (SciPy's, forwarded). Memory-pool numbers
+are zeros.
 """
 
 import collections

@@ -83,21 +83,3 @@ def attributes_to_device(estimator, xp, names):
         if hasattr(estimator, name):
             setattr(estimator, name, to_device(xp, getattr(estimator, name)))
     return estimator
-
-
-def labels_to_device(xp, labels):
-    """Predicted labels in namespace ``xp`` when they are numeric (CuPy holds no strings).
-
-    Parameters
-    ----------
-    xp : module
-        Namespace of the input.
-    labels : ndarray
-        Host labels taken from ``classes_``.
-
-    Returns
-    -------
-    labels : ndarray
-        Device labels for numeric classes with device input; else ``labels``.
-    """
-    return to_device(xp, labels)
