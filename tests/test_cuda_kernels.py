@@ -111,6 +111,40 @@ KDI = textwrap.dedent(
 )
 
 
+KDI_FIT = textwrap.dedent(
+    """
+    import numpy as np
+    import scipy.sparse as sp
+    from numba import cuda
+    from kernelkit import KDITransformer, config_context
+    from kernelkit._backend import kdit_cuda
+
+    assert cuda.is_available(), "simulator not active"
+    launches = []
+    sweep = kdit_cuda.kde_cdf_pdf
+    kdit_cuda.kde_cdf_pdf = lambda *args: launches.append(1) or sweep(*args)
+    rng = np.random.default_rng(2)
+    X = np.column_stack([
+        rng.normal(size=120), rng.exponential(size=120), np.r_[np.zeros(60), rng.random(60)]
+    ])
+    X[3, 0] = np.nan
+    w = rng.integers(1, 4, size=120).astype(float)
+    worst = 0.0
+    for data, weights in [(X, None), (X, w), (sp.csc_array(np.abs(X[:, 1:])), None)]:
+        kw = dict(sample_weight=weights)
+        cpu = KDITransformer(n_quantiles=15).fit(data, **kw)
+        with config_context(engine="cuda"):
+            gpu = KDITransformer(n_quantiles=15).fit(data, **kw)
+        for name in ("quantiles_", "references_", "densities_", "bandwidths_"):
+            a, b = getattr(gpu, name), getattr(cpu, name)
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=name)
+            worst = max(worst, float(np.nanmax(np.abs(a - b))))
+    assert len(launches) == 3 + 3 + 2, launches  # one sweep per fitted column
+    print("CUDASIM KDI FIT OK", worst)
+    """
+)
+
+
 def _simulate(script):
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     return subprocess.run(
@@ -128,6 +162,14 @@ def test_thinning_kernels_match_cpu_engine_under_simulator():
     proc = _simulate(THINNING)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "CUDASIM THINNING OK" in proc.stdout
+
+
+@pytest.mark.cudasim
+def test_kdi_fit_with_cuda_engine_matches_cpu_engine_under_simulator():
+    """KDITransformer.fit under engine="cuda" sweeps on the (simulated) device: same tables."""
+    proc = _simulate(KDI_FIT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "CUDASIM KDI FIT OK" in proc.stdout
 
 
 @pytest.mark.cudasim

@@ -19,7 +19,16 @@ from numba import cuda
 
 from .cuda import _simulated
 from .cuda import device_view as _device
-from .kdit_fit import CLUSTER, ORDER, WINDOW
+from .kdit_fit import (
+    CLUSTER,
+    OK,
+    ORDER,
+    SWEEP,
+    WINDOW,
+    _build_clusters,
+    finish_column,
+    prepare_column,
+)
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -126,3 +135,69 @@ def kde_cdf_pdf(points, h, centres, before, moments, n):
         pdf,
     )
     return cdf.copy_to_host(), pdf.copy_to_host()
+
+
+def fit_sorted_columns(
+    values,
+    weights,
+    starts,
+    counts,
+    n_zeros,
+    alphas,
+    rule,
+    n_quantiles,
+    knots,
+    refs,
+    dens,
+    status,
+    bandwidth,
+):
+    """The KDI fit of every column with the CDF sweep on the device (``engine="cuda"``).
+
+    Same arguments and results as the CPU engine's
+    :func:`kernelkit._backend.kdit_fit._fit_sorted_columns`, and the same host code
+    for everything but the sweep: :func:`~kernelkit._backend.kdit_fit.prepare_column`
+    (statistics, bandwidth, knots), the clusters, then one launch of
+    :func:`kde_cdf_pdf` per column at its two ends and its knots, and
+    :func:`~kernelkit._backend.kdit_fit.finish_column`. Columns run one after the
+    other: a column's sweep is 2·n_quantiles + 2 threads, so the launches are small
+    and the sort on the host dominates the fit (see docs/gpu.md).
+
+    Parameters
+    ----------
+    values : ndarray of float64
+        Sorted finite values, column after column.
+    weights : ndarray of float64 or None
+        Their weights (None: unit weights).
+    starts, counts, n_zeros : ndarray of int64
+        Segment of each column in ``values`` and its implicit zeros.
+    alphas : ndarray of shape (n_columns,)
+        Bandwidth over standard deviation per column.
+    rule : int
+        Bandwidth rule code.
+    n_quantiles : int
+        Quantile knots per column.
+    knots, refs, dens : ndarray of shape (n_columns, 2 * n_quantiles)
+        Filled with each column's tables.
+    status : ndarray of int64, shape (n_columns,)
+        Filled with each column's status code.
+    bandwidth : ndarray of shape (n_columns,)
+        Filled with each column's KDE bandwidth.
+    """
+    for j in range(starts.size):
+        part = slice(starts[j], starts[j] + counts[j])
+        vals = values[part]
+        w = None if weights is None else weights[part]
+        code, h, total, lo, hi = prepare_column(
+            vals, w, n_zeros[j], alphas[j], rule, n_quantiles, knots[j], refs[j], dens[j]
+        )
+        bandwidth[j] = h
+        if code != SWEEP:
+            status[j] = code
+            continue
+        centres, before, moments = _build_clusters(vals, w, n_zeros[j], h)
+        points = np.concatenate([[lo, hi], knots[j]])
+        cdf, pdf = kde_cdf_pdf(points, h, centres, before, moments, total)
+        refs[j], dens[j] = cdf[2:], pdf[2:]
+        finish_column(knots[j], refs[j], dens[j], lo, hi, cdf[:2])
+        status[j] = OK

@@ -46,6 +46,7 @@ ALL_NAN = 2
 TINY_BANDWIDTH = 3  # h below MIN_BANDWIDTH (after rescaling): densities would overflow
 LOW_WEIGHT = 4  # total weight <= 1: no frequency-weighted standard deviation
 UNREPRESENTABLE = 5  # the tables in the data's units leave float64's range
+SWEEP = -1  # internal (prepare_column): the CDF is still to be evaluated at the knots
 
 LINEAR = 1e5
 MIN_BANDWIDTH = 1e-280
@@ -211,8 +212,12 @@ def _quantile_knots(vals, weights, n_zeros, total, n_quantiles, quant):
 
 
 @njit(nogil=True, cache=True)
-def fit_sorted_column(vals, weights, n_zeros, alpha, rule, n_quantiles, knots, refs, dens):
-    """Fit one feature from its sorted finite values (after ``n_zeros`` implicit zeros).
+def prepare_column(vals, weights, n_zeros, alpha, rule, n_quantiles, knots, refs, dens):
+    """Everything of a feature's fit before the CDF sweep: statistics, bandwidth, knots.
+
+    The CPU fit (:func:`fit_sorted_column`) and the GPU one
+    (:func:`kernelkit._backend.kdit_cuda.fit_sorted_columns`) share it, and
+    :func:`finish_column`; only the sweep at the knots differs.
 
     Parameters
     ----------
@@ -239,23 +244,29 @@ def fit_sorted_column(vals, weights, n_zeros, alpha, rule, n_quantiles, knots, r
     Returns
     -------
     status : int
-        ``OK`` or the reason the feature has no map (``CONSTANT``, ``ALL_NAN``, ...).
+        ``SWEEP`` when the CDF is still to be evaluated at ``knots``, ``OK`` when the
+        map is already in the tables (the linear limit), or the reason the feature
+        has no map (``CONSTANT``, ``ALL_NAN``, ...).
     bandwidth : float
         The KDE bandwidth h.
+    total : float
+        Total weight of the column.
+    lo, hi : float
+        Its smallest and largest value.
     """
     n = n_zeros + vals.size
     if n == 0:
         knots[:] = np.nan
         refs[:] = np.nan
         dens[:] = np.nan
-        return ALL_NAN, np.nan
+        return ALL_NAN, np.nan, 0.0, 0.0, 0.0
     lo = _value(vals, n_zeros, 0)
     hi = _value(vals, n_zeros, n - 1)
     if not hi > lo:
         knots[:] = lo
         refs[:] = 0.0
         dens[:] = 0.0
-        return CONSTANT, 0.0
+        return CONSTANT, 0.0, 0.0, 0.0, 0.0
     total = float(n)
     mean = 0.0
     if weights is None:
@@ -267,7 +278,7 @@ def fit_sorted_column(vals, weights, n_zeros, alpha, rule, n_quantiles, knots, r
             total += weights[i]
             mean += weights[i] * vals[i]
     if not total > 1.0:
-        return LOW_WEIGHT, np.nan
+        return LOW_WEIGHT, np.nan, total, lo, hi
     mean /= total
     ss = n_zeros * mean * mean
     for i in range(vals.size):
@@ -281,7 +292,7 @@ def fit_sorted_column(vals, weights, n_zeros, alpha, rule, n_quantiles, knots, r
         factor = alpha
     h = factor * std
     if not h >= MIN_BANDWIDTH:
-        return TINY_BANDWIDTH, h
+        return TINY_BANDWIDTH, h, total, lo, hi
 
     # Knots: empirical quantiles (dense where the data are) merged with an even grid
     # (dense across gaps), so that every interval is short in both x and the CDF.
@@ -307,13 +318,16 @@ def fit_sorted_column(vals, weights, n_zeros, alpha, rule, n_quantiles, knots, r
         for k in range(knots.size):
             refs[k] = min(max((knots[k] - lo) / (hi - lo), 0.0), 1.0)
             dens[k] = 1.0 / (hi - lo)
-        return OK, h
-    centres, before, moments = _build_clusters(vals, weights, n_zeros, h)
-    ends = np.array([lo, hi])
-    end_cdf = np.empty(2)
-    end_pdf = np.empty(2)
-    _kde_cdf_pdf(ends, h, centres, before, moments, total, end_cdf, end_pdf)
-    _kde_cdf_pdf(knots, h, centres, before, moments, total, refs, dens)
+        return OK, h, total, lo, hi
+    return SWEEP, h, total, lo, hi
+
+
+@njit(nogil=True, cache=True)
+def finish_column(knots, refs, dens, lo, hi, end_cdf):
+    """Normalise the swept CDF (``refs``) and density (``dens``) to the map on [lo, hi].
+
+    ``end_cdf`` holds the unnormalised CDF at ``lo`` and ``hi``.
+    """
     mass = end_cdf[1] - end_cdf[0]
     running = 0.0
     for k in range(knots.size):
@@ -327,6 +341,27 @@ def fit_sorted_column(vals, weights, n_zeros, alpha, rule, n_quantiles, knots, r
         running = max(running, t)
         refs[k] = running
         dens[k] = dens[k] / mass
+
+
+@njit(nogil=True, cache=True)
+def fit_sorted_column(vals, weights, n_zeros, alpha, rule, n_quantiles, knots, refs, dens):
+    """Fit one feature from its sorted finite values (after ``n_zeros`` implicit zeros).
+
+    Arguments as :func:`prepare_column`, whose ``SWEEP`` this resolves by a sweep over
+    the clusters; returns ``(status, bandwidth)``, status ``OK`` or why there is no map.
+    """
+    status, h, total, lo, hi = prepare_column(
+        vals, weights, n_zeros, alpha, rule, n_quantiles, knots, refs, dens
+    )
+    if status != SWEEP:
+        return status, h
+    centres, before, moments = _build_clusters(vals, weights, n_zeros, h)
+    ends = np.array([lo, hi])
+    end_cdf = np.empty(2)
+    end_pdf = np.empty(2)
+    _kde_cdf_pdf(ends, h, centres, before, moments, total, end_cdf, end_pdf)
+    _kde_cdf_pdf(knots, h, centres, before, moments, total, refs, dens)
+    finish_column(knots, refs, dens, lo, hi, end_cdf)
     return OK, h
 
 
@@ -388,13 +423,24 @@ def _column_scales(values, starts, counts):
     return scales
 
 
-def _rescaled_fit(values, weights, starts, counts, n_zeros, alphas, rule, n_quantiles, out):
-    """Fit the sorted segments, dividing extreme columns by their scale first."""
+def _rescaled_fit(
+    values, weights, starts, counts, n_zeros, alphas, rule, n_quantiles, out, engine="cpu"
+):
+    """Fit the sorted segments, dividing extreme columns by their scale first.
+
+    ``engine="cuda"`` evaluates each column's CDF at its knots with the numba.cuda
+    sweep (:mod:`kdit_cuda`); the rest of the fit is the same code on the host.
+    """
     knots, refs, dens, status, bandwidth = out
     scales = _column_scales(values, starts, counts)
     for j in np.flatnonzero(scales != 1.0):
         values[starts[j] : starts[j] + counts[j]] /= scales[j]
-    _fit_sorted_columns(
+    fit_columns = _fit_sorted_columns
+    if engine == "cuda":
+        from . import kdit_cuda  # numba.cuda loads only when the GPU engine runs
+
+        fit_columns = kdit_cuda.fit_sorted_columns
+    fit_columns(
         values,
         weights,
         starts,
@@ -449,7 +495,7 @@ def _weighted_segments(columns):
     return np.concatenate(parts), np.concatenate(part_weights), starts, counts
 
 
-def fit_dense(X, alphas, rule, n_quantiles, out, sample_weight=None):
+def fit_dense(X, alphas, rule, n_quantiles, out, sample_weight=None, engine="cpu"):
     """Fit every column of a dense 2-D array (NaN ignored).
 
     The sort runs in NumPy: its vectorised sort is >10x faster than Numba's, and the
@@ -469,6 +515,8 @@ def fit_dense(X, alphas, rule, n_quantiles, out, sample_weight=None):
         ``(knots, refs, dens, status, bandwidth)``, feature-major, filled in place.
     sample_weight : ndarray of shape (n_samples,), default=None
         Frequency weights of the rows.
+    engine : {"cpu", "cuda"}, default="cpu"
+        Where the CDF sweep at the knots runs (see :func:`_rescaled_fit`).
     """
     n, d = X.shape
     zeros = np.zeros(d, dtype=np.int64)
@@ -476,16 +524,22 @@ def fit_dense(X, alphas, rule, n_quantiles, out, sample_weight=None):
         w = np.asarray(sample_weight, dtype=np.float64)
         columns = [(np.asarray(X[:, j], dtype=np.float64), w) for j in range(d)]
         values, weights, starts, counts = _weighted_segments(columns)
-        _rescaled_fit(values, weights, starts, counts, zeros, alphas, rule, n_quantiles, out)
+        _rescaled_fit(
+            values, weights, starts, counts, zeros, alphas, rule, n_quantiles, out, engine
+        )
         return
     cols = np.array(X.T, dtype=np.float64, order="C")  # always a copy: sorted in place
     cols.sort(axis=1)  # NaN sorts last
     counts = (n - np.count_nonzero(np.isnan(cols), axis=1)).astype(np.int64)
     starts = np.arange(d, dtype=np.int64) * n
-    _rescaled_fit(cols.ravel(), None, starts, counts, zeros, alphas, rule, n_quantiles, out)
+    _rescaled_fit(
+        cols.ravel(), None, starts, counts, zeros, alphas, rule, n_quantiles, out, engine
+    )
 
 
-def fit_csc(data, indices, indptr, n_rows, alphas, rule, n_quantiles, out, sample_weight=None):
+def fit_csc(
+    data, indices, indptr, n_rows, alphas, rule, n_quantiles, out, sample_weight=None, engine="cpu"
+):
     """Fit every column of a non-negative CSC matrix; implicit zeros count as values.
 
     Parameters
@@ -504,6 +558,8 @@ def fit_csc(data, indices, indptr, n_rows, alphas, rule, n_quantiles, out, sampl
         ``(knots, refs, dens, status, bandwidth)``, feature-major, filled in place.
     sample_weight : ndarray of shape (n_rows,), default=None
         Frequency weights of the rows.
+    engine : {"cpu", "cuda"}, default="cpu"
+        Where the CDF sweep at the knots runs (see :func:`_rescaled_fit`).
     """
     d = indptr.size - 1
     if sample_weight is not None:
@@ -518,7 +574,9 @@ def fit_csc(data, indices, indptr, n_rows, alphas, rule, n_quantiles, out, sampl
             columns.append((vals, np.concatenate([[w[implicit].sum()], w[rows]])))
         values, weights, starts, counts = _weighted_segments(columns)
         zeros = np.zeros(d, dtype=np.int64)
-        _rescaled_fit(values, weights, starts, counts, zeros, alphas, rule, n_quantiles, out)
+        _rescaled_fit(
+            values, weights, starts, counts, zeros, alphas, rule, n_quantiles, out, engine
+        )
         return
     values = np.asarray(data, dtype=np.float64).copy()
     counts = np.empty(d, dtype=np.int64)
@@ -528,4 +586,6 @@ def fit_csc(data, indices, indptr, n_rows, alphas, rule, n_quantiles, out, sampl
         counts[j] = segment.size - np.count_nonzero(np.isnan(segment))
     stored = np.diff(indptr).astype(np.int64)
     starts = np.asarray(indptr[:-1], dtype=np.int64)
-    _rescaled_fit(values, None, starts, counts, n_rows - stored, alphas, rule, n_quantiles, out)
+    _rescaled_fit(
+        values, None, starts, counts, n_rows - stored, alphas, rule, n_quantiles, out, engine
+    )

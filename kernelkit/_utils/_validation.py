@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_array
+from sklearn.utils.validation import validate_data
 
 from .._backend import get_namespace
 
@@ -70,6 +71,44 @@ def check_points(X, name="X", *, dtype=FLOAT_DTYPES, allow_nan=False, min_sample
             raise
         # scikit-learn's messages for strings, ragged lists and the like omit the name.
         raise ValueError(f"{name}: {exc}") from exc
+
+
+def validate_points(estimator, X, *, reset, min_samples=1):
+    """``validate_data`` for NumPy/pandas points, :func:`check_points` for CuPy points.
+
+    scikit-learn's checks call ``numpy.asarray``, which CuPy refuses; device
+    points get the same checks (2-D, finite, floating) on the device and set
+    ``n_features_in_`` the same way.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Receives ``n_features_in_`` (and ``feature_names_in_``) when ``reset``.
+    X : array-like of shape (n_samples, n_features)
+        NumPy/pandas or CuPy points; float32 stays float32.
+    reset : bool
+        True in fit, False in predict/transform (then the feature count must match).
+    min_samples : int, default=1
+        Fewest rows accepted.
+
+    Returns
+    -------
+    X : ndarray
+        The validated points, in the namespace they came in (not copied when valid).
+    """
+    if get_namespace(X) is np:
+        return validate_data(
+            estimator, X, reset=reset, dtype=FLOAT_DTYPES, ensure_min_samples=min_samples
+        )
+    X = check_points(X, "X", min_samples=min_samples)
+    if reset:
+        estimator.n_features_in_ = X.shape[1]
+    elif X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    return X
 
 
 def _check_device_points(X, name, xp, *, allow_nan, min_samples):

@@ -8,10 +8,15 @@ import scipy.sparse as sp
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_non_negative
 
+from .._utils._device import to_device, to_host
 from .._utils._sklearn_compat import Interval, StrOptions, validate_params
 from ._modulation import KERNELS, resolve_parameters
 
 _ASYMMETRY_TOL = 1e-10
+
+
+#: ``count_transfers`` key of the one copy of a CuPy adjacency matrix to the host.
+TO_HOST = "graph: adjacency to the host"
 
 
 def check_adjacency(A, normalize, *, whom="GraphRandomFeatures"):
@@ -178,9 +183,16 @@ default="diffusion"
            [0.354, 1.   , 0.354],
            [0.   , 0.354, 1.   ]])
     """
+    # Dense matrix functions (expm, cosm, fractional powers) run on the host: a dense CuPy
+    # adjacency crosses once and the kernel goes back to the device.
+    xp, (A,) = to_host(TO_HOST, A)
     name, beta, power, alpha = kernel_spec(kernel, beta, power)
     B = walk_matrix(check_adjacency(A, normalize, whom="exact_graph_kernel"), normalize)
-    B = B.toarray()
+    return to_device(xp, _dense_kernel(B.toarray(), name, beta, power, alpha))
+
+
+def _dense_kernel(B, name, beta, power, alpha):
+    """The node kernel of the dense walk matrix ``B``."""
     eye = np.eye(B.shape[0])
     laplacian = eye - B
     if name == "diffusion":

@@ -13,10 +13,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._backend import cpu, select_engine
 from .._backend import grf as _walk
 from .._config import get_config
+from .._utils._device import to_host
 from .._utils._parallel import parallel_map, seed_sequence
 from .._utils._sklearn_compat import Interval, RealNotInt, StrOptions, _fit_context
 from ..linalg._budget import check_fits
-from ._exact import check_adjacency, kernel_spec, walk_matrix
+from ._exact import TO_HOST, check_adjacency, kernel_spec, walk_matrix
 from ._modulation import KERNELS, choose_p_halt, modulation, radius, variance_is_finite
 
 _WALKERS = {"numpy": _walk.walk_numpy, "cpu": _walk.walk_cpu, "cuda": _walk.walk_cuda}
@@ -257,6 +258,11 @@ default="diffusion"
             The fitted estimator.
         """
         self._dtype()
+        # A dense CuPy adjacency selects the GPU walker; the walks read a CSR copy on the
+        # host (the walkers copy it to the device), and the sparse features stay on the
+        # host (scipy.sparse): see docs/gpu.md.
+        engine = select_engine(A)
+        _, (A,) = to_host(TO_HOST, A)
         A = validate_data(self, A, accept_sparse=("csr", "csc", "coo"), dtype=np.float64)
         W = check_adjacency(A, self.normalize)
         B = walk_matrix(W, self.normalize)
@@ -267,7 +273,6 @@ default="diffusion"
         )
         self.coefficients_, self.modulation_, self.p_halt_ = self._modulation(max(s, 1e-300))
         keys = seed_sequence(self.random_state).generate_state(2, dtype=np.uint64)
-        engine = select_engine(np.empty(0))
         self.features_ = self._walks(B, keys[0], self.modulation_, engine)
         BT = B if self.normalize == "symmetric" else sp.csr_array(B.T)
         BT.sort_indices()

@@ -90,10 +90,11 @@ def estimate_bandwidth(X, rule="median", *, n_samples=1000):
             idx = np.sort(np.random.default_rng(_MEDIAN_SEED).choice(n, n_samples, replace=False))
             sample = X[xp.asarray(idx)] if xp is not np else X[idx]
         D2 = squared_distances(sample, sample)
-        iu = np.triu_indices(sample.shape[0], k=1)
-        dists = np.sqrt(np.asarray(D2.get() if xp is not np else D2, dtype=np.float64)[iu])
+        # The median is taken where the distances live: only the scalar comes back.
+        iu = xp.triu_indices(sample.shape[0], k=1)
+        dists = xp.sqrt(D2[iu].astype(xp.float64))
         dists = dists[dists > 0]
-        value = float(np.median(dists)) if dists.size else 0.0
+        value = float(xp.median(dists)) if dists.size else 0.0
     if not value > 0:
         raise ValueError(
             f"The {rule!r} bandwidth rule gave {value} (are all rows of X identical?); "

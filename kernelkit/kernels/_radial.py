@@ -7,6 +7,7 @@ pass and call ``finish`` in place, so adding a radial kernel means writing
 
 import numpy as np
 
+from .._backend import to_numpy
 from .._utils._validation import check_positive_scalar
 from ._base import Kernel
 
@@ -228,7 +229,8 @@ class GeneralMatern(Matern):
 
     def finish(self, T, xp=np):
         nu = self._checked_nu()
-        host = T if xp is np else T.get()
+        # Bessel K_ν has no CuPy version: a device block visits the host (counted).
+        host = to_numpy(T, "matern_general: kernel block to the host (Bessel K)")
         t = np.asarray(host, dtype=np.float64)
         if t.size < _MATERN_TABLE_MIN or nu > _MATERN_TABLE_MAX_NU:
             out = _matern_exact(t, nu)

@@ -16,6 +16,7 @@ from functools import partial
 
 import numpy as np
 
+from .._backend import get_namespace
 from .._utils._parallel import carry_config
 from .._utils._sklearn_compat import validate_params
 from .._utils._validation import check_points, check_same_features, check_vector_block
@@ -73,10 +74,11 @@ def weighted_normal_product(kernel, X, Z, V, weights=None):
     out : ndarray of shape (M, k), float64
     """
     op = KernelOperator(kernel, X, Z)
+    xp = get_namespace(X, V, weights)  # NumPy or CuPy throughout, never mixed
     V = V.astype(op.dtype, copy=False)
     if weights is None:
-        return np.asarray(op.dmmv(V), dtype=np.float64)
-    out = np.zeros(V.shape, dtype=np.float64)
+        return xp.asarray(op.dmmv(V), dtype=xp.float64)
+    out = xp.zeros(V.shape, dtype=xp.float64)
     for rows, block in op.blocks():
         inner = block @ V
         inner *= weights[rows, None].astype(op.dtype, copy=False)

@@ -482,25 +482,30 @@ class KernelOperator(LinearOperator):
 
 
 def _check_index(index, n, name):
-    """A slice or a 1-D array of row positions (booleans: a mask of length n)."""
+    """A slice or a 1-D array of row positions (booleans: a mask of length n).
+
+    Device index arrays are checked on the device (only scalars come back), so
+    that a fit drawing its batches there never copies them to the host.
+    """
     if index is None:
         return slice(0, n)
     if isinstance(index, slice):
         return index
-    arr = np.asarray(index.get() if hasattr(index, "get") else index)
+    xp = get_namespace(index)
+    arr = np.asarray(index) if xp is np else index
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a slice or a 1-D index array; got ndim={arr.ndim}.")
     if arr.dtype == bool:
         if arr.shape[0] != n:
             raise ValueError(f"{name} is a mask of length {arr.shape[0]}; expected {n}.")
-        return np.flatnonzero(arr)
+        return xp.flatnonzero(arr)
     if arr.size == 0:
-        return arr.astype(np.intp)
+        return arr.astype(xp.intp)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer positions; got dtype {arr.dtype}.")
-    if arr.min() < -n or arr.max() >= n:
+    if int(arr.min()) < -n or int(arr.max()) >= n:
         raise ValueError(f"{name} has positions outside [-{n}, {n}).")
-    return arr.astype(np.intp, copy=False)
+    return arr.astype(xp.intp, copy=False)
 
 
 def _on(xp, index):
@@ -510,4 +515,9 @@ def _on(xp, index):
 def _same_index(a, b):
     if isinstance(a, slice) or isinstance(b, slice):
         return isinstance(a, slice) and isinstance(b, slice) and a == b
-    return a is b or (a.shape == b.shape and bool(np.array_equal(a, b)))
+    if a is b:
+        return True
+    xp = get_namespace(a)
+    if get_namespace(b) is not xp:  # one host, one device index: compare nothing
+        return False
+    return a.shape == b.shape and bool(xp.array_equal(a, b))

@@ -33,6 +33,7 @@ from scipy.sparse.linalg import LinearOperator
 from sklearn.utils import check_random_state
 
 from .._backend import get_namespace
+from .._utils._device import to_device, to_host
 from .._utils._validation import check_positive_scalar, check_vector_block
 from ._budget import budget_bytes
 from ._operator import KernelOperator
@@ -51,6 +52,9 @@ from ._sampled_plan import (
 )
 
 _FALLBACKS = ("warn", "exact", "raise", "never")
+#: ``count_transfers`` keys: the points cross once, a right-hand side once per product.
+TO_HOST = "sampled product: inputs to the host"
+RHS_TO_HOST = "sampled product: right-hand side to the host"
 # Dimensions up to which the kd-tree beats LSH for the heavy search.
 _KDTREE_MAX_DIM = 6
 # Sampling must predict at most this share of an exact product's kernel values.
@@ -173,11 +177,9 @@ class SampledGaussianOperator(LinearOperator):
             raise ValueError("bandwidth must be given (a float > 0, 'median' or 'scale').")
         if not isinstance(bandwidth, str):
             check_positive_scalar(bandwidth, "bandwidth")
-        if get_namespace(X, Z) is not np:
-            raise TypeError(
-                "SampledGaussianOperator runs on the CPU: pass NumPy arrays for X and Z "
-                "(cupy.asnumpy), or use KernelOperator for exact products on the GPU."
-            )
+        # The heavy search (kd-tree, LSH) and the sampling run on the host: CuPy points
+        # cross once here, each product's right-hand side once per product.
+        self._xp, (X, Z) = to_host(TO_HOST, X, Z)
         self._base = KernelOperator("gaussian", X, Z, bandwidth=bandwidth)
         self.kernel_ = self._base.kernel
         self.bandwidth_ = float(self.kernel_.bandwidth)
@@ -297,11 +299,11 @@ class SampledGaussianOperator(LinearOperator):
         y : ndarray of shape (n_samples_X,) or (n_samples_X, 1)
             With ||K x - y|| <= eps ||x|| with probability >= 1 - delta.
         """
-        x = check_vector_block(x, self.shape[1], "x", dtype=self.dtype)
+        x = check_vector_block(self._host_rhs(x), self.shape[1], "x", dtype=self.dtype)
         if x.ndim == 2 and x.shape[1] != 1:
             raise ValueError(f"x must be one column; got shape {x.shape}.")
         y = self._product(x.reshape(-1, 1))
-        return y if x.ndim == 2 else y[:, 0]
+        return to_device(self._xp, y if x.ndim == 2 else y[:, 0])
 
     def matmat(self, V):
         """Sampled K @ V, each column within the bound.
@@ -317,13 +319,41 @@ class SampledGaussianOperator(LinearOperator):
             ||K V[:, c] - Y[:, c]|| <= eps ||V[:, c]|| for each c, each with
             probability >= 1 - delta.
         """
-        V = check_vector_block(V, self.shape[1], "V", dtype=self.dtype)
+        V = check_vector_block(self._host_rhs(V), self.shape[1], "V", dtype=self.dtype)
         if V.ndim != 2:
             raise ValueError(f"V must be 2-D for a matrix product; got ndim={V.ndim}.")
-        return self._product(V)
+        return to_device(self._xp, self._product(V))
+
+    def _host_rhs(self, V):
+        """A right-hand side on the host; it must live where the points did."""
+        if get_namespace(V) is not self._xp:
+            raise TypeError(
+                "SampledGaussianOperator: the right-hand side and the points must both be "
+                "NumPy or both CuPy arrays."
+            )
+        return to_host(RHS_TO_HOST, V)[1][0]
 
     _matvec = matvec
     _matmat = matmat
+
+    def dot(self, x):
+        """``self @ x``: SciPy's version would call ``numpy.asarray`` on a CuPy ``x``.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples_Z,) or (n_samples_Z, k), or LinearOperator
+            Right-hand side.
+
+        Returns
+        -------
+        y : ndarray or LinearOperator
+            :meth:`matvec` for 1-D ``x``, :meth:`matmat` for 2-D.
+        """
+        if isinstance(x, LinearOperator) or np.isscalar(x):
+            return super().dot(x)
+        return self.matvec(x) if getattr(x, "ndim", np.ndim(x)) == 1 else self.matmat(x)
+
+    __matmul__ = dot
 
     def _product(self, V):
         if self.strategy_ == "exact":

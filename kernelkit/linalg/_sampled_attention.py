@@ -15,9 +15,10 @@ import numbers
 
 import numpy as np
 
+from .._utils._device import to_device, to_host
 from .._utils._sklearn_compat import Interval, StrOptions, validate_params
 from .._utils._validation import check_points, check_same_features
-from ._sampled import SampledGaussianOperator
+from ._sampled import TO_HOST, SampledGaussianOperator
 
 
 @validate_params(
@@ -78,6 +79,8 @@ def softmax_attention(Q, K, V, eps=0.1, random_state=None, *, delta=0.01, fallba
     >>> bool(np.allclose(out, softmax(Q @ K.T, axis=1) @ V))
     True
     """
+    # The sampled operator runs on the host: CuPy inputs cross once, the output goes back.
+    xp, (Q, K, V) = to_host(TO_HOST, Q, K, V)
     Q = check_points(Q, "Q")
     K = check_points(K, "K")
     check_same_features(Q, K, "Q", "K")
@@ -102,4 +105,4 @@ def softmax_attention(Q, K, V, eps=0.1, random_state=None, *, delta=0.01, fallba
         exact = op._base.take(bad, None) @ W
         num[bad], den[bad] = exact[:, :-1], exact[:, -1]
     out = num / den[:, None]
-    return out[:, 0] if one else out
+    return to_device(xp, out[:, 0] if one else out)

@@ -14,8 +14,14 @@ from ..linalg import KernelOperator
 
 def _quadratic_form(kernel, X, w):
     """wᵀ K(X, X) w in float64 on the host."""
-    Kw = KernelOperator(kernel, X) @ _device(w, X)
-    return float(w @ np.asarray(to_numpy(Kw), dtype=np.float64))
+    return _dot64(w, KernelOperator(kernel, X) @ _device(w, X))
+
+
+def _dot64(w, Kv):
+    """wᵀ(Kv) in float64, reduced where Kv lives: only the scalar comes back."""
+    xp = get_namespace(Kv)
+    w = w if xp is np else xp.asarray(w)
+    return float(w @ Kv.astype(xp.float64))
 
 
 @validate_params(
@@ -70,7 +76,8 @@ def mmd(X, Y, kernel="gaussian", weights=None, *, bandwidth=None):
     if weights is None:
         w = np.full(m, 1.0 / m)
     else:
-        w = np.asarray(to_numpy(weights), dtype=np.float64)
+        # Validated on the host (m values, counted once); the products stay on the device.
+        w = np.asarray(to_numpy(weights, "mmd: weights to the host for checks"), np.float64)
         if w.shape != (m,):
             raise ValueError(f"weights must have shape ({m},); got {w.shape}.")
         if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
@@ -81,7 +88,7 @@ def mmd(X, Y, kernel="gaussian", weights=None, *, bandwidth=None):
     u = np.full(n, 1.0 / n)
     xx = _quadratic_form(k, X, u)
     kxy = KernelOperator(k, X, Y.astype(X.dtype, copy=False)).matvec(_device(w, X))
-    xy = float(u @ np.asarray(to_numpy(kxy), dtype=np.float64))
+    xy = _dot64(u, kxy)
     yy = _quadratic_form(k, Y, w)
     return float(math.sqrt(max(float(xx) - 2.0 * xy + float(yy), 0.0)))
 

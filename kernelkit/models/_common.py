@@ -12,7 +12,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d, validate_data
 
 from .._backend import get_namespace, to_numpy
-from .._utils._validation import FLOAT_DTYPES, check_points, check_same_features
+from .._utils._validation import (
+    FLOAT_DTYPES,
+    check_points,
+    check_same_features,
+    validate_points,
+)
 from ..sampling import CENTER_SELECTORS, select_centers
 
 #: Names accepted by the ``centers`` parameter of the kernel models.
@@ -42,17 +47,7 @@ def check_X(estimator, X, *, reset):
     X : ndarray
         The validated points (not copied when already valid).
     """
-    if get_namespace(X) is np:
-        return validate_data(estimator, X, reset=reset, dtype=FLOAT_DTYPES)
-    X = check_points(X, "X")
-    if reset:
-        estimator.n_features_in_ = X.shape[1]
-    elif X.shape[1] != estimator.n_features_in_:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
-            f"{estimator.n_features_in_} features as input."
-        )
-    return X
+    return validate_points(estimator, X, reset=reset)
 
 
 def check_Xy(estimator, X, y, *, reset, classifier, multi_output):
@@ -69,7 +64,8 @@ def check_Xy(estimator, X, y, *, reset, classifier, multi_output):
     reset : bool
         Whether to (re)set ``n_features_in_``.
     classifier : bool
-        Labels (any dtype) rather than numbers.
+        Labels (any dtype) rather than numbers; labels may be a host array with
+        device X, numeric targets must live with X (else ``TypeError``).
     multi_output : bool
         Whether a 2-D y is allowed.
 
@@ -88,6 +84,10 @@ def check_Xy(estimator, X, y, *, reset, classifier, multi_output):
             y_numeric=not classifier,
         )
     X = check_X(estimator, X, reset=reset)
+    if not classifier:
+        # Numeric targets live with X; class labels may stay on the host (CuPy holds no
+        # strings, and the labels are encoded on the host anyway).
+        get_namespace(X, y)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}.")
     return X, y
@@ -125,7 +125,7 @@ def encode_labels(y, dtype):
     Parameters
     ----------
     y : array-like of shape (n_samples,)
-        Class labels (NumPy or CuPy).
+        Class labels (NumPy or CuPy; device labels cross to the host once).
     dtype : dtype
         Floating dtype of the targets.
 
@@ -134,7 +134,7 @@ def encode_labels(y, dtype):
     classes : ndarray of shape (n_classes,)
     Y : ndarray of shape (n_samples, 1) or (n_samples, n_classes), NumPy
     """
-    y = column_or_1d(to_numpy(y), warn=True)
+    y = column_or_1d(to_numpy(y, "labels to the host (LabelBinarizer)"), warn=True)
     check_classification_targets(y)
     classes = np.unique(y)
     if len(classes) < 2:
@@ -160,10 +160,13 @@ def decode_scores(scores, classes):
     Returns
     -------
     labels : ndarray of shape (n_samples,)
+        On the device for device scores and numeric classes (CuPy holds no strings).
     """
-    scores = to_numpy(scores)
     codes = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
-    return classes[codes]
+    xp = get_namespace(codes)
+    if xp is not np and classes.dtype.kind in "biuf":  # labels stay on the device
+        return xp.asarray(classes)[codes]
+    return classes[to_numpy(codes, "labels: class codes to the host (non-numeric classes)")]
 
 
 def check_sample_weight(sample_weight, n_samples):
@@ -183,7 +186,7 @@ def check_sample_weight(sample_weight, n_samples):
     """
     if sample_weight is None:
         return None
-    w = np.asarray(to_numpy(sample_weight))
+    w = np.asarray(to_numpy(sample_weight, "sample_weight to the host (checks)"))
     if w.dtype.kind not in "fiub":
         raise TypeError(f"sample_weight must be numeric; got dtype {w.dtype}.")
     w = np.broadcast_to(w, (n_samples,)) if w.ndim == 0 else w

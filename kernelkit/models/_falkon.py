@@ -17,6 +17,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from .._backend import get_namespace, to_numpy
+from .._utils._device import to_device
 from .._utils._progress import progress
 from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
 from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
@@ -140,9 +142,11 @@ class _BaseFalkon(BaseEstimator):
                 raise ValueError("sample_weight is zero on every row left for training.")
         kernel, Z, warm = self._resolve_centers(X, rng)
         n_weight = float(X.shape[0] if weights is None else weights.sum())
+        xp = get_namespace(X)  # encoded class labels arrive on the host
+        Y, Y_val = to_device(xp, Y), to_device(xp, Y_val)
         # An unpenalised intercept, as Ridge fits: the kernel part only models deviations
         # from the (weighted) mean, which a ridge penalty would otherwise shrink towards 0.
-        intercept = np.average(Y, axis=0, weights=weights)
+        intercept = xp.average(Y, axis=0, weights=to_device(xp, weights))
         Y = Y - intercept
 
         precond = FalkonPreconditioner(kernel, Z, self.regularization)
@@ -162,7 +166,9 @@ class _BaseFalkon(BaseEstimator):
         rhs = precond.apply_transpose(KtY) / n_weight
         beta0 = None
         if warm and self.dual_coef_.shape[1] == KtY.shape[1]:
-            beta0 = precond.to_beta(np.asarray(self.dual_coef_, dtype=np.float64))
+            beta0 = precond.to_beta(
+                np.asarray(to_numpy(self.dual_coef_, "falkon: warm start"), dtype=np.float64)
+            )
 
         scorer = _ValidationTracker(self, kernel, Z, *validation, intercept, precond, cache)
         apply = falkon_operator(precond, product, n_weight)
@@ -197,7 +203,8 @@ class _BaseFalkon(BaseEstimator):
         self.bandwidth_ = getattr(kernel, "bandwidth", None)
         self.centers_ = Z
         self.n_centers_ = int(Z.shape[0])
-        self.dual_coef_ = precond.apply(beta).astype(dtype, copy=False)
+        # With device data the coefficients go there, so that predict stays on the device.
+        self.dual_coef_ = to_device(get_namespace(Z), precond.apply(beta).astype(dtype))
         self.intercept_ = intercept.astype(dtype)
         self.n_iter_ = int(n_iter)
         self.residuals_ = residuals
@@ -243,6 +250,10 @@ def _relative_residual(rhs, apply, x0):
     return float(np.max(np.linalg.norm(r, axis=0) / np.where(b > 0, b, 1.0)))
 
 
+# Early stopping on device data: the targets once, the validation scores per iteration.
+_VALIDATION_TO_HOST = "falkon: validation targets and predictions to the host"
+
+
 class _ValidationTracker:
     """Early stopping: validation score after every CG iteration, best iterate kept."""
 
@@ -256,8 +267,9 @@ class _ValidationTracker:
             return
         self._estimator = estimator
         self._precond = precond
-        self._Y = Y_val
-        self._intercept = intercept
+        self._xp = get_namespace(X_val)
+        self._Y = to_numpy(Y_val, _VALIDATION_TO_HOST)
+        self._intercept = to_numpy(intercept, _VALIDATION_TO_HOST)
         op = KernelOperator(kernel, X_val, Z.astype(X_val.dtype, copy=False))
         cached = X_val.shape[0] * Z.shape[0] * op.dtype.itemsize <= cache_bytes
         self._K = op.to_dense() if cached else op
@@ -265,8 +277,8 @@ class _ValidationTracker:
     def update(self, iteration, beta):
         if not self.active:
             return False
-        coef = self._precond.apply(beta)
-        F = np.asarray(self._K @ coef.astype(self._K.dtype, copy=False), dtype=np.float64)
+        coef = to_device(self._xp, self._precond.apply(beta).astype(self._K.dtype, copy=False))
+        F = np.asarray(to_numpy(self._K @ coef, _VALIDATION_TO_HOST), dtype=np.float64)
         score = self._estimator._score_targets(F + self._intercept, self._Y)
         self.scores.append(float(score))
         if score > self.best:
@@ -416,7 +428,7 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
         if is_dask_array(X):
             return fit_dask(self, X, y, sample_weight, classifier=False)
         X, y = check_Xy(self, X, y, reset=True, classifier=False, multi_output=True)
-        Y, self._y_1d = regression_targets(np.asarray(y), np.float64)
+        Y, self._y_1d = regression_targets(y, np.float64)
         return self._fit(X, Y, sample_weight)
 
     def predict(self, X):

@@ -15,10 +15,17 @@ import numpy as np
 from scipy import linalg
 from scipy.linalg.blas import dsyrk
 
-from .._backend import to_numpy
+from .._backend import get_namespace, to_numpy
+from .._utils._device import to_device
 from ..linalg import KernelOperator
 from ..linalg._budget import check_fits, largest_square
 from ..linalg._distributed import weighted_normal_product
+
+# count_transfers keys. The M×M algebra and the conjugate gradient run on the host in
+# float64; with device data the n×M kernel products stay there and only M-row results cross.
+CENTERS_TO_HOST = "falkon: centers to the host (preconditioner)"
+RHS_TO_HOST = "falkon: K_nMᵀWy to the host"
+PRODUCT_TO_HOST = "falkon: K_nMᵀWK_nM u to the host, per CG iteration"
 
 #: Cholesky jitter, relative to max K_MM[i, i] and multiplied by M (Falkon's pc_epsilon·M
 #: idea); raised ×100 per failed factorisation, at most this many times.
@@ -62,7 +69,7 @@ class FalkonPreconditioner:
     """
 
     def __init__(self, kernel, Z, regularization):
-        Z = np.asarray(to_numpy(Z), dtype=np.float64)
+        Z = np.asarray(to_numpy(Z, CENTERS_TO_HOST), dtype=np.float64)
         M = Z.shape[0]
         check_fits(
             2 * M * M * 8,
@@ -125,7 +132,8 @@ class NormalProduct:
         self.kernel = kernel
         self.X = X
         self.Z = Z.astype(X.dtype, copy=False)
-        self.weights = weights
+        self.xp = get_namespace(X, self.Z)
+        self.weights = to_device(self.xp, weights)
         self.dtype = np.result_type(X.dtype, self.Z.dtype)
         n, M = X.shape[0], Z.shape[0]
         self.cached = n * M * self.dtype.itemsize <= cache_bytes
@@ -150,21 +158,29 @@ class NormalProduct:
         return weighted_normal_product(self.kernel, X_chunk, self.Z, V, w_chunk)
 
     def __call__(self, V):
-        """K_nMᵀ W K_nM V over all training rows (float64)."""
+        """K_nMᵀ W K_nM V over all training rows (float64, on the host like V).
+
+        On the device the product runs there and only the M×k result comes back.
+        """
+        V = to_device(self.xp, V)
         if not self.cached:
-            return self.chunk_product(self.X, self.weights, V)
+            return self._host(self.chunk_product(self.X, self.weights, V), PRODUCT_TO_HOST)
         inner = self._K @ V.astype(self.dtype, copy=False)
         if self.weights is not None:
             inner *= self.weights[:, None].astype(self.dtype, copy=False)
-        return np.asarray(self._K.T @ inner, dtype=np.float64)
+        return self._host(self._K.T @ inner, PRODUCT_TO_HOST)
 
     def rhs(self, Y):
-        """K_nMᵀ W Y (float64)."""
+        """K_nMᵀ W Y (float64, on the host); Y lives with X."""
         WY = Y if self.weights is None else Y * self.weights[:, None].astype(Y.dtype)
         WY = WY.astype(self.dtype, copy=False)
         if self.cached:
-            return np.asarray(self._K.T @ WY, dtype=np.float64)
-        return np.asarray(KernelOperator(self.kernel, self.X, self.Z).rmatmat(WY), np.float64)
+            return self._host(self._K.T @ WY, RHS_TO_HOST)
+        return self._host(KernelOperator(self.kernel, self.X, self.Z).rmatmat(WY), RHS_TO_HOST)
+
+    @staticmethod
+    def _host(a, reason):
+        return np.asarray(to_numpy(a, reason), dtype=np.float64)
 
 
 def falkon_operator(precond, product, n_weight):

@@ -14,9 +14,11 @@ from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
+from .._utils._device import to_host
 from .._utils._sklearn_compat import _fit_context
 from .._utils._validation import FLOAT_DTYPES
-from ._stkr_base import _ATTRIBUTES, _PARAMETERS, _BaseSTKR
+from ._common import decode_scores
+from ._stkr_base import _ATTRIBUTES, _PARAMETERS, TO_HOST, _BaseSTKR
 
 __all__ = ["STKRClassifier", "STKRRegressor"]
 
@@ -78,6 +80,7 @@ class STKRRegressor(RegressorMixin, _BaseSTKR):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        xp, (X, y, X_unlabeled) = to_host(TO_HOST, X, y, X_unlabeled)
         X = self._check_X(X, reset=True)
         y = check_array(
             y, ensure_2d=False, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan", input_name="y"
@@ -100,7 +103,7 @@ class STKRRegressor(RegressorMixin, _BaseSTKR):
         self._y_1d = y.ndim == 1
         fitted = self._fit(X, Y[labeled], labeled, X_unlabeled)
         self.transduction_ = fitted[:, 0] if self._y_1d else fitted
-        return self
+        return self._to_namespace(xp)
 
     def predict(self, X):
         """Predict f(X).
@@ -198,6 +201,9 @@ class STKRClassifier(ClassifierMixin, _BaseSTKR):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
+        # Labels may stay on the host with device X (CuPy holds no strings).
+        xp, (X, X_unlabeled) = to_host(TO_HOST, X, X_unlabeled)
+        y = to_host(TO_HOST, y)[1][0]
         X = self._check_X(X, reset=True)
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
@@ -221,12 +227,10 @@ class STKRClassifier(ClassifierMixin, _BaseSTKR):
             Y[np.arange(labeled.size), codes] = 1.0
         fitted = self._fit(X, Y, labeled, X_unlabeled)
         self.transduction_ = self._labels(fitted)
-        return self
+        return self._to_namespace(xp)
 
     def _labels(self, scores):
-        if scores.shape[1] == 1:
-            return self.classes_[(scores[:, 0] > 0).astype(np.int64)]
-        return self.classes_[scores.argmax(axis=1)]
+        return decode_scores(scores[:, 0] if scores.shape[1] == 1 else scores, self.classes_)
 
     def _expected_failed_checks(self):
         return {

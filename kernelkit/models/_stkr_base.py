@@ -10,9 +10,16 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._backend import get_namespace
+from .._utils._device import attributes_to_device
 from .._utils._progress import progress
 from .._utils._sklearn_compat import Interval, StrOptions
-from .._utils._validation import FLOAT_DTYPES, check_points, check_same_features
+from .._utils._validation import (
+    FLOAT_DTYPES,
+    check_points,
+    check_same_features,
+    validate_points,
+)
 from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
 from ..linalg import KernelOperator
 from ..linalg._budget import budget_bytes
@@ -25,6 +32,11 @@ TRANSFORMATIONS = ("inverse_laplacian", "polynomial", "kpca")
 # solver="auto" keeps the direct solvers' N×n blocks (about five alive at once) under this.
 _DIRECT_BYTES = 2**30
 _DIRECT_BLOCKS = 5
+
+
+#: ``count_transfers`` key: STKR's solvers (CG, eigensolvers, n×n factorisations) run on
+#: the host, so device data crosses once per fit; predictions run on the device.
+TO_HOST = "stkr: data to the host (the fit's solvers run there)"
 
 
 class _BaseSTKR(BaseEstimator):
@@ -90,6 +102,8 @@ class _BaseSTKR(BaseEstimator):
         return isinstance(self.kernel, str) and self.kernel == "precomputed"
 
     def _check_X(self, X, reset):
+        if get_namespace(X) is not np:  # predict on the device (the fit moved X to the host)
+            return validate_points(self, X, reset=reset)
         X = validate_data(
             self,
             X,
@@ -234,16 +248,23 @@ class _BaseSTKR(BaseEstimator):
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         coef = self._coef
+        xp = get_namespace(X, coef)  # fitted on the other device: a TypeError
         if self._precomputed:
-            V = np.asarray(X @ coef.astype(np.result_type(X.dtype, coef.dtype), copy=False))
+            V = X @ coef.astype(np.result_type(X.dtype, coef.dtype), copy=False)
         else:
             V = KernelOperator(self.kernel_, X, self.X_fit_).matmat(coef.astype(X.dtype))
-            V = np.asarray(V)
+        V = np.asarray(V) if xp is np else V  # sparse @ dense may give np.matrix
         if self.degrees_ is None:
             return V
         c = V.shape[1] - 1
         tiny = np.finfo(V.dtype).tiny
-        return V[:, :c] / np.sqrt(np.maximum(V[:, c:], tiny))
+        return V[:, :c] / xp.sqrt(xp.maximum(V[:, c:], tiny))
+
+    def _to_namespace(self, xp):
+        """After a host fit of device data: the arrays predict needs go to the device."""
+        return attributes_to_device(
+            self, xp, ("X_fit_", "labeled_", "dual_coef_", "_coef", "degrees_", "transduction_")
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

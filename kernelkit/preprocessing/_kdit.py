@@ -16,10 +16,11 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._backend import cpu, get_namespace, to_numpy
+from .._backend import cpu, get_namespace, select_engine
 from .._backend import kdit_fit as _fit
 from .._backend import kdit_transform as _kdit
 from .._config import get_config
+from .._utils._device import to_host
 from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
 from .._utils._validation import check_points, check_sample_weight
 
@@ -31,6 +32,9 @@ _DTYPES = (np.float64, np.float32)
 # so that the two give identical tails (about +-5.2) and round-trip alike.
 _BOUNDS_THRESHOLD = 1e-7
 _RULES = {"scott": _fit.RULE_SCOTT, "silverman": _fit.RULE_SILVERMAN}
+
+
+_FIT_TO_HOST = "KDITransformer.fit: data to the host (sort and sweep run there)"
 
 
 class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -261,10 +265,11 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : KDITransformer
             The fitted transformer.
         """
-        if get_namespace(X) is not np:
-            # The fit is a sort and a few thousand sums per feature: the host does it, and
-            # the small fitted tables go to the device in transform.
-            X = to_numpy(X)
+        # Device data or engine="cuda": the CDF sweep at the knots runs on the GPU. The sort
+        # and the clusters run on the host (the data and the weights cross once), and the
+        # small fitted tables go to the device in transform (docs/gpu.md).
+        engine = select_engine(X)
+        _, (X, sample_weight) = to_host(_FIT_TO_HOST, X, sample_weight)
         X = validate_data(
             self,
             X,
@@ -312,10 +317,10 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 X = X.tocsc()
                 _fit.fit_csc(
                     X.data, X.indices, X.indptr, X.shape[0], alphas, rule, self.n_quantiles_,
-                    out, sample_weight,
+                    out, sample_weight, engine,
                 )  # fmt: skip
             else:
-                _fit.fit_dense(X, alphas, rule, self.n_quantiles_, out, sample_weight)
+                _fit.fit_dense(X, alphas, rule, self.n_quantiles_, out, sample_weight, engine)
         self._raise_for_status(status, alphas, bandwidths)
         # Feature-major in memory (each feature's table contiguous for the kernels),
         # exposed with QuantileTransformer's (n_knots, n_features) layout.
@@ -378,8 +383,9 @@ class KDITransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
         ndtr_, ndtri_ = _kdit.special_functions(xp)
         normal = self.output_distribution == "normal"
-        knots, refs, dens, status = (xp.asarray(t) for t in self._tables())
-        constant = to_numpy(status) != _fit.OK
+        *tables, status = self._tables()
+        knots, refs, dens = (xp.asarray(t) for t in tables)  # uploads, per call
+        constant = status != _fit.OK
         out = xp.empty(X.shape, dtype=X.dtype)
         for j in range(X.shape[1]):
             col = X[:, j]

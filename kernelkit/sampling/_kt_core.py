@@ -40,15 +40,20 @@ def _fits_dense(n):
     return n <= largest_square(8, matrices=_DENSE_MATRICES)
 
 
+# Kernel values are computed where the points live; the swap and halving bookkeeping
+# runs on the host (or in thinning_cuda's kernels on host-held matrices).
+_TO_HOST = "thinning: kernel values to the host"
+
+
 def _to_dense(op, out=None):
     """Dense K of ``op`` on the host, written into ``out`` (a NumPy buffer) when it is given."""
     if out is not None and get_namespace(op.X) is np:
         return op.to_dense(out=out)
-    return to_numpy(op.to_dense())
+    return to_numpy(op.to_dense(), _TO_HOST)
 
 
 def _host64(a):
-    return np.asarray(to_numpy(a), dtype=np.float64)
+    return np.asarray(to_numpy(a, _TO_HOST), dtype=np.float64)
 
 
 class _LazyRows:
@@ -94,13 +99,32 @@ class _LazyRows:
         """K(X[rows], X) on the host: the KT-SWAP rows."""
         return _to_dense(self.op.take(rows, None))
 
+    def dense_rows(self):
+        """All values as :class:`_DenseRows`; for device points the device copy is kept.
+
+        The GPU kernels then read the matrix where it was computed, and the host
+        bookkeeping reads the one host copy (one transfer, not one per round).
+        """
+        if self._xp is np:
+            return _DenseRows(self.dense())
+        K = self.op.to_dense()
+        return _DenseRows(to_numpy(K, _TO_HOST), device=K)
+
 
 class _DenseRows:
-    """The same interface over a precomputed dense kernel matrix (small nodes)."""
+    """The same interface over a precomputed dense kernel matrix (small nodes).
 
-    def __init__(self, K):
+    ``device``: the same matrix on the GPU, when the points live there.
+    """
+
+    def __init__(self, K, device=None):
         self.K = K
+        self.device = device
         self.n = K.shape[0]
+
+    def for_gpu(self):
+        """The matrix for the numba.cuda kernels: the device copy when there is one."""
+        return self.K if self.device is None else self.device
 
     def dense(self, rows=None, cols=None, out=None):
         if rows is None:
@@ -195,8 +219,10 @@ def _round_log_multiplier(n_split, m, j, delta, schedule):
 
 
 def _on_gpu(rows):
-    """The numba.cuda kernels of thinning, when the engine is "cuda" for a dense node."""
-    if isinstance(rows, _DenseRows) and select_engine(rows.K) == "cuda":
+    """The numba.cuda kernels of thinning for a dense node of device points or engine="cuda"."""
+    if isinstance(rows, _DenseRows) and (
+        rows.device is not None or select_engine(rows.K) == "cuda"
+    ):
         from .._backend import thinning_cuda
 
         return thinning_cuda
@@ -220,7 +246,7 @@ def _kt_split(rows, points, m, delta, uniforms, schedule="goodpoints", bar=None,
             # The round's nodes are independent: one launch, one thread block per node.
             n_nodes = coresets.shape[0]
             swapped, _ = gpu.halve_nodes(
-                rows.K,
+                rows.for_gpu(),
                 coresets,
                 np.zeros((n_nodes, half)),
                 uniforms[j, : n_nodes * half].reshape(n_nodes, half),
@@ -331,8 +357,8 @@ def thin_node(
     split_rows = rows if same else _LazyRows(KernelOperator(splitter, rows.op.X))
     dense = _fits_dense(n)
     if dense:
-        split_rows = _DenseRows(split_rows.dense())
-        swap_rows = split_rows if same else _DenseRows(rows.dense())
+        split_rows = split_rows.dense_rows()
+        swap_rows = split_rows if same else rows.dense_rows()
     else:
         swap_rows = rows
     # With the target kernel splitting a large sample, the first halving round sees
@@ -355,8 +381,10 @@ def thin_node(
     coreset = _best(swap_rows, coresets, mean_k)
     if dense:
         others = _nb.complement(n, coreset)
-        refine = (_on_gpu(swap_rows) or _nb).refine_dense
-        return refine(swap_rows.K, coreset, mean_k, unique, others)
+        gpu = _on_gpu(swap_rows)
+        if gpu is not None:
+            return gpu.refine_dense(swap_rows.for_gpu(), coreset, mean_k, unique, others)
+        return _nb.refine_dense(swap_rows.K, coreset, mean_k, unique, others)
     return _refine(swap_rows, coreset, mean_k, unique, bar)
 
 

@@ -4,8 +4,8 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils.validation import validate_data
 
+from .._backend import get_namespace
 from .._utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -13,6 +13,7 @@ from .._utils._sklearn_compat import (
     _num_samples,
     _safe_indexing,
 )
+from .._utils._validation import validate_points
 from ..kernels import make_kernel
 from ._thinning import (
     ROUNDS_CONSTRAINT,
@@ -143,7 +144,7 @@ class KernelThinning(BaseEstimator):
         -------
         self : KernelThinning
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = validate_points(self, X, reset=True, min_samples=2)
         n = X.shape[0]
         m = check_rounds(self.m, n)
         self.kernel_ = make_kernel(self.kernel, self.bandwidth, X=X)
@@ -186,6 +187,8 @@ class KernelThinning(BaseEstimator):
                 f"y has {_num_samples(y)} samples but X has {_num_samples(X)}; they must match."
             )
         self.fit(X)
+        if get_namespace(X, y) is not np:  # device arrays: indices_ live there too
+            return X[self.indices_] if y is None else (X[self.indices_], y[self.indices_])
         X_res = _safe_indexing(X, self.indices_)
         if y is None:
             return X_res

@@ -14,17 +14,20 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from .._backend import cpu
+from .._backend import cpu, get_namespace, to_numpy
+from .._utils._device import attributes_to_device
 from .._utils._parallel import seed_sequence
 from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
+from .._utils._validation import validate_points
 from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, CallableKernel, Kernel, make_kernel
 from ..linalg import KernelOperator
 from ..linalg._budget import largest_square
 from ._squeak import DEFAULT_EPSILON, DEFAULT_QBAR, disqueak
 from ._squeak_core import (
     _MATRICES_PER_SHRINK,
+    TO_HOST,
     EmptyDictionaryError,
     _as_host_points,
     _kernel64,
@@ -464,7 +467,8 @@ class LeverageNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         self : LeverageNystroem
             The fitted transformer.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        xp = get_namespace(X)
+        X = to_numpy(validate_points(self, X, reset=True), TO_HOST)
         rng = check_random_state(self.random_state)
         # One integer from the estimator's RNG seeds all sampling, so refits with a fixed
         # random_state agree and a RandomState instance still advances.
@@ -512,7 +516,8 @@ class LeverageNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
         )
         self.n_components_ = int(self.component_indices_.shape[0])
         self._n_features_out = self.n_components_
-        return self
+        # Device input: transform runs its kernel products there.
+        return attributes_to_device(self, xp, ["components_", "normalization_"])
 
     @staticmethod
     def _inverse_sqrt(K, eps):
@@ -538,7 +543,8 @@ class LeverageNystroem(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEs
             float32 for float32 input, float64 otherwise.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_points(self, X, reset=False)
+        get_namespace(X, self.components_)  # fitted on the other device: a TypeError
         N = self.normalization_.astype(X.dtype, copy=False)
         if isinstance(self.kernel, str) and self.kernel == "precomputed":
             return X[:, self.component_indices_] @ N

@@ -12,13 +12,15 @@ from functools import partial
 import numpy as np
 from sklearn.utils import gen_batches
 
+from .._utils._device import to_device, to_host
 from .._utils._parallel import seed_sequence, tree_map_reduce
 from .._utils._sklearn_compat import Interval, StrOptions, validate_params
-from .._utils._validation import check_positive_scalar
+from .._utils._validation import check_points, check_positive_scalar
 from ..kernels import make_kernel
 from ..linalg._budget import check_fits
 from ._params import BANDWIDTH_CONSTRAINT, KERNEL_CONSTRAINT
 from ._squeak_core import (
+    TO_HOST,
     EmptyDictionaryError,
     SqueakDictionary,
     _as_host_points,
@@ -296,6 +298,7 @@ def ridge_leverage_scores(
     >>> ridge_leverage_scores(X, "gaussian", 1.0, bandwidth=1.0).round(3)
     array([0.333, 0.333, 0.5  ])
     """
+    xp, (X,) = to_host(TO_HOST, check_points(X, "X"))
     if method == "squeak":
         d = disqueak(
             X,
@@ -308,7 +311,7 @@ def ridge_leverage_scores(
             n_jobs=n_jobs,
             random_state=random_state,
         )
-        return d.leverage_scores(X)
+        return to_device(xp, d.leverage_scores(X))
     X, kernel, gamma = _prepare(X, kernel, bandwidth, regularization)
     n = X.shape[0]
     check_fits(
@@ -320,7 +323,7 @@ def ridge_leverage_scores(
     factor = _Factor(K, gamma)
     scores = 1.0 - gamma * factor.inverse_diagonal()
     _warn_clipped(int(np.count_nonzero(scores < 0)))
-    return np.clip(scores, 0.0, 1.0)
+    return to_device(xp, np.clip(scores, 0.0, 1.0))
 
 
 @validate_params(
@@ -379,7 +382,7 @@ def effective_dimension(
     1.1667
     """
     scores = ridge_leverage_scores(
-        X,
+        to_host(TO_HOST, check_points(X, "X"))[1][0],
         kernel,
         regularization,
         method=method,

@@ -20,7 +20,8 @@ import numpy as np
 from scipy import linalg
 from scipy.linalg import lapack
 
-from .._backend import cpu, to_numpy
+from .._backend import cpu, get_namespace, to_numpy
+from .._utils._device import to_device
 from .._utils._progress import progress
 from .._utils._validation import check_points
 from ..kernels import Kernel
@@ -143,6 +144,7 @@ class SqueakDictionary:
         scores : ndarray of shape (n_samples,), float64
             The estimates, clipped at 0 (round-off; a warning counts them).
         """
+        xp = get_namespace(X)
         X = _as_host_points(X, "X")
         if X.shape[1] != self.points.shape[1]:
             raise ValueError(
@@ -160,7 +162,7 @@ class SqueakDictionary:
             n_neg += int(np.count_nonzero(tau < 0))
             out[rows] = np.clip(tau, 0.0, None)
         _warn_clipped(n_neg)
-        return out
+        return to_device(xp, out)
 
     def _get_factor(self):
         if self._factor is None:
@@ -364,11 +366,14 @@ def _squeak_pass(X, kernel, gamma, epsilon, qbar, block_size, rng, verbose):
 # results
 
 
+#: ``count_transfers`` key of SQUEAK's one copy of the points to the host.
+TO_HOST = "squeak: points to the host (dictionary algebra runs there)"
+
+
 def _as_host_points(X, name):
-    X = check_points(X, name)
-    if not isinstance(X, np.ndarray):  # CuPy: the dictionary algebra is small, run it on host
-        X = X.get()
-    return X
+    # The dictionary algebra is small dense work on m×m matrices: it runs on the host,
+    # and the points cross once.
+    return to_numpy(check_points(X, name), TO_HOST)
 
 
 @_serial_blas

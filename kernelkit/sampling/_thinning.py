@@ -15,6 +15,8 @@ import numbers
 
 import numpy as np
 
+from .._backend import get_namespace
+from .._utils._device import to_device
 from .._utils._progress import progress
 from .._utils._sklearn_compat import Interval, StrOptions, validate_params
 from .._utils._validation import check_points
@@ -195,18 +197,14 @@ def kernel_thin(
     >>> bool(mmd(X, X[idx], "gaussian", bandwidth=1.0) < mmd(X, X[:16], "gaussian", bandwidth=1.0))
     True
     """
-    X = _points(X, "thin")
-    m = check_rounds(m, X.shape[0])
-    rng = _generator(random_state)
-    target = make_kernel(kernel, bandwidth, X=X)
-    splitter = _make_split_kernel(target, split_kernel, power, X.shape[1])
-    rows = _LazyRows.of(X, target)
-    total = m + ((X.shape[0] >> m) if swap and m else 0)
-    with progress(total=total, verbose=verbose, desc="kernel thinning") as bar:
-        local = thin_node(
-            rows, splitter, m, float(delta), rng, swap=bool(swap), unique=bool(unique), bar=bar
-        )
-    return np.sort(local)
+    # Host indices from the private twin (which kt_centers uses), placed where X lives.
+    return to_device(
+        get_namespace(X),
+        _kernel_thin(
+            X, m, kernel, bandwidth, split_kernel, power, delta, swap, unique, random_state,
+            verbose,
+        ),
+    )  # fmt: skip
 
 
 @validate_params(
@@ -276,6 +274,37 @@ def compress_pp(
     >>> compress_pp(X, g=1, bandwidth=1.0, random_state=0).shape
     (32,)
     """
+    return to_device(
+        get_namespace(X),
+        _compress_pp(
+            X, g, kernel, bandwidth, split_kernel, power, delta, size, swap, random_state,
+            verbose,
+        ),
+    )  # fmt: skip
+
+
+def _kernel_thin(
+    X, m, kernel, bandwidth, split_kernel, power, delta, swap, unique, random_state, verbose
+):
+    """:func:`kernel_thin` without the checks of its parameters; host indices."""
+    X = _points(X, "thin")
+    m = check_rounds(m, X.shape[0])
+    rng = _generator(random_state)
+    target = make_kernel(kernel, bandwidth, X=X)
+    splitter = _make_split_kernel(target, split_kernel, power, X.shape[1])
+    rows = _LazyRows.of(X, target)
+    total = m + ((X.shape[0] >> m) if swap and m else 0)
+    with progress(total=total, verbose=verbose, desc="kernel thinning") as bar:
+        local = thin_node(
+            rows, splitter, m, float(delta), rng, swap=bool(swap), unique=bool(unique), bar=bar
+        )
+    return np.sort(local)
+
+
+def _compress_pp(
+    X, g, kernel, bandwidth, split_kernel, power, delta, size, swap, random_state, verbose
+):
+    """:func:`compress_pp` without the checks of its parameters; host indices."""
     X = _points(X, "compress")
     n = X.shape[0]
     g = int(g)
@@ -342,5 +371,5 @@ def kt_centers(X, n_centers, *, kernel, random_state=None):
         return np.arange(n)
     if n <= 2**14:
         m = min(int(round(math.log2(n / n_centers))), int(math.log2(n)))
-        return kernel_thin(X, m, kernel=kernel, random_state=random_state)
-    return compress_pp(X, g=2, kernel=kernel, size=n_centers, random_state=random_state)
+        return _kernel_thin(X, m, kernel, None, "target", None, 0.5, True, True, random_state, 0)
+    return _compress_pp(X, 2, kernel, None, "target", None, 0.5, n_centers, True, random_state, 0)
