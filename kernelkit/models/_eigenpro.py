@@ -253,8 +253,8 @@ class EigenProRegressor(RegressorMixin, _BaseEigenPro):
     partial_fit.__doc__ = partial_fit.__doc__.format(sample_weight=_SAMPLE_WEIGHT)
 
     def _validation_score(self, X, Y, alpha, w=None):
-        R = to_numpy(self._decision(X, alpha) - Y).astype(np.float64)
-        Yh = to_numpy(Y).astype(np.float64)
+        R = to_numpy(self._decision(X, alpha) - Y, "validation score").astype(np.float64)
+        Yh = to_numpy(Y, "validation score").astype(np.float64)
         w = np.ones(len(Yh)) if w is None else np.asarray(w, dtype=np.float64)
         ss_res = float(w @ (R * R).sum(axis=1))
         mean = (w @ Yh) / w.sum()
@@ -335,7 +335,8 @@ class EigenProClassifier(ClassifierMixin, _BaseEigenPro):
         return 1 if len(self.classes_) == 2 else len(self.classes_)
 
     def _stratify_labels(self, Y):
-        codes = to_numpy(Y).argmax(axis=1) if Y.shape[1] > 1 else (to_numpy(Y)[:, 0] > 0)
+        host = to_numpy(Y, "stratified split")
+        codes = host.argmax(axis=1) if Y.shape[1] > 1 else (host[:, 0] > 0)
         counts = np.bincount(np.asarray(codes, dtype=np.int64))
         return codes if counts[counts > 0].min() >= 2 else None
 
@@ -348,7 +349,7 @@ class EigenProClassifier(ClassifierMixin, _BaseEigenPro):
 
     @staticmethod
     def _labels(y):
-        y_host = column_or_1d(to_numpy(y), warn=True)
+        y_host = column_or_1d(to_numpy(y, "labels"), warn=True)
         check_classification_targets(y_host)
         return y_host
 
@@ -426,8 +427,8 @@ class EigenProClassifier(ClassifierMixin, _BaseEigenPro):
     partial_fit.__doc__ = partial_fit.__doc__.format(sample_weight=_SAMPLE_WEIGHT)
 
     def _validation_score(self, X, Y, alpha, w=None):
-        F = to_numpy(self._decision(X, alpha))
-        Yh = to_numpy(Y)
+        F = to_numpy(self._decision(X, alpha), "validation score")
+        Yh = to_numpy(Y, "validation score")
         if Yh.shape[1] == 1:
             hits = (F[:, 0] > 0) == (Yh[:, 0] > 0)
         else:
@@ -470,4 +471,4 @@ class EigenProClassifier(ClassifierMixin, _BaseEigenPro):
         codes = (scores > 0).astype(np.int64) if scores.ndim == 1 else scores.argmax(axis=1)
         if xp is not np and self.classes_.dtype.kind in "biuf":
             return xp.asarray(self.classes_)[codes]
-        return self.classes_[to_numpy(codes)]
+        return self.classes_[to_numpy(codes, "labels")]

@@ -251,7 +251,7 @@ class _BaseEigenPro(_EigenProPasses, BaseEstimator):
 
     def _make_projector(self, kernel, Z, rng):
         p = Z.shape[0]
-        if get_namespace(Z) is np and CholeskyProjector.fits(p, Z.dtype.itemsize):
+        if CholeskyProjector.fits(p, Z.dtype.itemsize):
             try:
                 projector = CholeskyProjector(kernel, Z, beta=self.beta_)
             except np.linalg.LinAlgError:

@@ -15,11 +15,11 @@ factors used in the hot loop are cast back to the data's dtype and namespace.
 """
 
 import numpy as np
-import scipy.linalg
 from scipy.linalg import eigh
 from sklearn.utils import check_random_state
 
 from .._backend import get_namespace, to_numpy
+from .._backend.dense import cholesky_factor, cholesky_solve
 from ..linalg import KernelOperator
 from ..linalg._budget import block_rows, budget_bytes
 
@@ -110,8 +110,10 @@ class NystromPreconditioner:
     def __init__(self, kernel, Xs, *, rank="auto", max_batch, beta=1.0):
         xp = get_namespace(Xs)
         s = Xs.shape[0]
-        host = np.asarray(to_numpy(Xs), dtype=np.float64)
-        Ks = np.asarray(to_numpy(KernelOperator(kernel, host).to_dense()), dtype=np.float64)
+        # The q-eigensystem of an s×s matrix (s ≤ a few thousand) is small work; it is made
+        # on the host in float64, once per fit.
+        host = np.asarray(to_numpy(Xs, "preconditioner"), dtype=np.float64)
+        Ks = np.asarray(KernelOperator(kernel, host).to_dense(), dtype=np.float64)
         Ks /= s
         threshold = beta / max(max_batch, 1)
         if rank == "auto":
@@ -155,7 +157,7 @@ class NystromPreconditioner:
 class CholeskyProjector:
     """Exact solve of K(Z, Z)·θ = h by a Cholesky factor of K(Z, Z) made once.
 
-    Used when the p × p matrix fits the memory budget (NumPy arrays): the
+    Used when the p × p matrix fits the memory budget (NumPy or CuPy): the
     factorisation costs p³/3 flops once, after which each projection is two
     triangular solves, far cheaper than EigenPro 2 passes over the centers.
     A jitter of ``p·eps`` (relative to β) on the diagonal keeps duplicate or
@@ -181,11 +183,13 @@ class CholeskyProjector:
 
     def __init__(self, kernel, Z, *, beta=1.0):
         K = KernelOperator(kernel, Z).to_dense()
+        xp = get_namespace(K)
         jitter = Z.shape[0] * np.finfo(K.dtype).eps * float(beta)
-        K[np.diag_indices_from(K)] += K.dtype.type(jitter)
-        if not np.isfinite(K).all():
+        diagonal = xp.arange(K.shape[0])
+        K[diagonal, diagonal] += K.dtype.type(jitter)
+        if not bool(xp.isfinite(K).all()):
             raise np.linalg.LinAlgError("K(Z, Z) has non-finite entries.")
-        self._factor = scipy.linalg.cho_factor(K, lower=True, overwrite_a=True, check_finite=False)
+        self._factor = cholesky_factor(K)
 
     @staticmethod
     def fits(p, itemsize):
@@ -194,9 +198,7 @@ class CholeskyProjector:
 
     def solve(self, H):
         """θ = K(Z, Z)⁻¹·H for H of shape (p, c)."""
-        return scipy.linalg.cho_solve(self._factor, H, check_finite=False).astype(
-            H.dtype, copy=False
-        )
+        return cholesky_solve(self._factor, H)
 
 
 class CenterProjector:
