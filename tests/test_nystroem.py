@@ -162,3 +162,21 @@ def test_select_centers_is_the_same_routine(coherent):
     X, _, _ = coherent
     idx = select_centers("squeak", X, 60, kernel=Gaussian(1.0), random_state=0)
     assert len(idx) == 60 == len(np.unique(idx)) and np.all(np.diff(idx) > 0)
+
+
+def test_float32_data_keep_the_well_conditioned_spectrum():
+    # The landmark matrix is float64; only eigenvalues below the float32 round-off of the
+    # transform's kernel rows (m·eps32·β) may be dropped, not those below m·eps32·λ_max.
+    X = np.random.default_rng(0).uniform(size=(1500, 8)).astype(np.float32)
+    est = LeverageNystroem("laplacian", bandwidth=5.0, n_components=600, sampler="uniform")
+    est.set_params(random_state=0).fit(X)
+    D = X[est.component_indices_].astype(np.float64)
+    K_DD = KernelOperator("laplacian", D, bandwidth=5.0).to_dense()
+    lam = linalg.eigvalsh(K_DD)
+    kept = np.linalg.matrix_rank(est.normalization_, tol=0)
+    assert kept == np.count_nonzero(lam > 600 * np.finfo(np.float32).eps)
+    assert lam.min() < 600 * np.finfo(np.float32).eps * lam.max()  # the old rule dropped some
+    Z = est.transform(X[:200]).astype(np.float64)
+    K_XD = KernelOperator("laplacian", X[:200].astype(np.float64), D, bandwidth=5.0).to_dense()
+    reference = K_XD @ linalg.pinvh(K_DD) @ K_XD.T
+    np.testing.assert_allclose(Z @ Z.T, reference, atol=2e-3)
