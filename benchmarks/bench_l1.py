@@ -180,7 +180,7 @@ def diamonds_table(args):
             )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                r = measure(lambda m=model: m.fit(Xtr, ytr), repeats=1, warmup=False)
+                r = measure(lambda m=model: m.fit(Xtr, ytr), repeats=args.repeats)
             preds.append(model.predict(Xte))
             group.append(
                 {
