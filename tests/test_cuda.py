@@ -77,7 +77,7 @@ def test_cuda_engine_without_device_is_a_clear_error(rng):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("name", ["gaussian", "laplacian", "matern", "cauchy"])
+@pytest.mark.parametrize("name", ["gaussian", "laplacian", "laplacian_l1", "matern", "cauchy"])
 def test_cupy_arrays_stay_on_device(name):
     import cupy as cp
 

@@ -249,3 +249,19 @@ def test_dask_kernel_matmat(rng):
         "laplacian_l1", da.from_array(X, chunks=(80, X.shape[1])), Z, V, bandwidth=3.0
     )
     np.testing.assert_allclose(out.compute(), _sk(X, Z, 3.0) @ V, rtol=1e-11)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("bandwidth", [None, "scale"])
+def test_dask_falkon_resolves_rules_in_the_l1_metric(rng, bandwidth):
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    X = _mixed(rng, 200)
+    y = X[:, 0] + 0.1 * rng.normal(size=200)
+    params = {"n_centers": 20, "max_iter": 5, "random_state": 0, "bandwidth": bandwidth}
+    ref = FalkonRegressor("laplacian_l1", **params).fit(X, y)
+    with dask.config.set(scheduler="sync"):
+        model = FalkonRegressor("laplacian_l1", **params).fit(da.from_array(X, chunks=50), y)
+    expected = X.shape[1] * X.std() if bandwidth == "scale" else np.median(pdist(X, "cityblock"))
+    assert ref.kernel_.bandwidth == pytest.approx(expected, rel=1e-12)
+    assert model.kernel_.bandwidth == pytest.approx(expected, rel=1e-12)

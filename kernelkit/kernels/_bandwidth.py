@@ -43,6 +43,13 @@ BANDWIDTH_CONSTRAINT = [
 _MEDIAN_SEED = 0
 
 
+def scale_rule(variance, n_features, metric="euclidean"):
+    """The ``"scale"`` bandwidth from the variance of all entries of X (see estimate_bandwidth)."""
+    if metric == "manhattan":
+        return float(n_features * np.sqrt(variance))
+    return float(np.sqrt(n_features * variance))
+
+
 @validate_params(
     {
         "X": ["array-like"],
@@ -97,9 +104,7 @@ def estimate_bandwidth(X, rule="median", *, n_samples=1000, metric="euclidean"):
     X = check_points(X, "X", min_samples=2)
     xp = get_namespace(X)
     if rule == "scale":
-        var = float(xp.var(X))
-        d = X.shape[1]
-        value = float(d * np.sqrt(var) if metric == "manhattan" else np.sqrt(d * var))
+        value = scale_rule(float(xp.var(X)), X.shape[1], metric)
     else:
         n = X.shape[0]
         sample = X
