@@ -113,12 +113,13 @@ def estimate_bandwidth(X, rule="median", *, n_samples=1000, metric="euclidean"):
             sample = X[xp.asarray(idx)] if xp is not np else X[idx]
         distances = l1_distances if metric == "manhattan" else squared_distances
         D = distances(sample, sample)
-        iu = np.triu_indices(sample.shape[0], k=1)
-        dists = np.asarray(D.get() if xp is not np else D, dtype=np.float64)[iu]
+        # The median is taken where the distances live: only the scalar comes back.
+        iu = xp.triu_indices(sample.shape[0], k=1)
+        dists = D[iu].astype(xp.float64)
         if metric != "manhattan":
-            dists = np.sqrt(dists)
+            dists = xp.sqrt(dists)
         dists = dists[dists > 0]
-        value = float(np.median(dists)) if dists.size else 0.0
+        value = float(xp.median(dists)) if dists.size else 0.0
     if not value > 0:
         raise ValueError(
             f"The {rule!r} bandwidth rule gave {value} (are all rows of X identical?); "
