@@ -9,8 +9,8 @@ Table 1, ``diamonds`` (ggplot2, 26 standardised features, log price, the split
 of ``bench_eigenpro.py``): ``FalkonRegressor`` against ``Nystroem + Ridge``
 with the same kernel and the same λ (Ridge's α = λ·n, since Falkon's
 objective is Σ(f(x_i) − y_i)² + λ·n·‖f‖²), for a Gaussian kernel (bandwidth
-4), the Euclidean Laplacian and scikit-learn's L1 Laplacian (given to Falkon
-as a ``CallableKernel`` around ``sklearn.metrics.pairwise.laplacian_kernel``),
+4), the Euclidean Laplacian and scikit-learn's L1 Laplacian (kernelkit's
+``L1Laplacian``; Nyström uses ``sklearn.metrics.pairwise.laplacian_kernel``),
 plus EigenPro.
 
 Table 2, Fashion-MNIST (pixels in [0, 1], Euclidean Laplacian kernel,
@@ -42,19 +42,18 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.kernel_approximation import Nystroem
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import Ridge, RidgeClassifier
-from sklearn.metrics.pairwise import laplacian_kernel
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import LabelBinarizer, StandardScaler
 
 from kernelkit import (
-    CallableKernel,
     EigenProClassifier,
     EigenProRegressor,
     FalkonClassifier,
     FalkonRegressor,
     Gaussian,
     KernelOperator,
+    L1Laplacian,
     Laplacian,
     LeverageNystroem,
 )
@@ -86,19 +85,6 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
-def l1_laplacian(bandwidth):
-    """scikit-learn's L1 Laplacian exp(−‖x − z‖₁/bandwidth) as a kernelkit kernel."""
-    return CallableKernel(_L1(1.0 / bandwidth))
-
-
-class _L1:
-    def __init__(self, gamma):
-        self.gamma = gamma
-
-    def __call__(self, A, B):
-        return laplacian_kernel(A, B, gamma=self.gamma)
-
-
 def nystroem_krr(kernel, X, Z, Y, lam):
     """Dense solve of (K_nMᵀK_nM + λnK_MM) a = K_nMᵀY: the optimum Falkon iterates toward."""
     # float64 throughout: K_nMᵀK_nM formed in float32 loses the small eigenvalues that λ
@@ -124,7 +110,7 @@ def diamonds(args, rows):
     kernels = [
         ("Gaussian bw 4", Gaussian(4.0), dict(kernel="rbf", gamma=1 / 32)),
         ("Laplacian (L2) bw 4", Laplacian(4.0), None),
-        ("L1 Laplacian bw 20", l1_laplacian(20.0), dict(kernel="laplacian", gamma=1 / 20)),
+        ("L1 Laplacian bw 20", L1Laplacian(20.0), dict(kernel="laplacian", gamma=1 / 20)),
     ]
     for name, kernel, sk in kernels:
         falkon, secs = timed(

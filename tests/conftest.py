@@ -31,7 +31,10 @@ def dense_kernel(name, A, B, bandwidth, **params):
     """Independent dense reference: SciPy's cdist in float64 and the closed forms."""
     from scipy.spatial.distance import cdist
 
-    r = cdist(np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64))
+    A, B = np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64)
+    if name == "laplacian_l1":
+        return np.exp(-cdist(A, B, metric="cityblock") / bandwidth)
+    r = cdist(A, B)
     if name in ("gaussian", "rbf"):
         return np.exp(-(r**2) / (2 * bandwidth**2))
     if name == "laplacian":

@@ -19,7 +19,7 @@ SIM_SCRIPT = textwrap.dedent(
     """
     import numpy as np
     from numba import cuda
-    from kernelkit import KernelOperator, config_context, Gaussian, Laplacian, Matern
+    from kernelkit import KernelOperator, config_context, Gaussian, L1Laplacian, Laplacian, Matern
     from kernelkit._backend import select_engine
     from tests.conftest import dense_kernel
 
@@ -28,7 +28,8 @@ SIM_SCRIPT = textwrap.dedent(
     worst = 0.0
     for dtype, rtol in [(np.float64, 1e-10), (np.float32, 1e-4)]:
         for name, kernel in [("gaussian", Gaussian(1.3)), ("laplacian", Laplacian(0.9)),
-                             ("laplacian", Matern(0.9, nu=0.5))]:
+                             ("laplacian", Matern(0.9, nu=0.5)),
+                             ("laplacian_l1", L1Laplacian(4.0))]:
             # d=19 spans two feature chunks, m=37 two Z tiles, n=45 two thread blocks.
             X = rng.normal(size=(45, 19)).astype(dtype)
             Z = rng.normal(size=(37, 19)).astype(dtype)
@@ -76,7 +77,7 @@ def test_cuda_engine_without_device_is_a_clear_error(rng):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("name", ["gaussian", "laplacian", "matern", "cauchy"])
+@pytest.mark.parametrize("name", ["gaussian", "laplacian", "laplacian_l1", "matern", "cauchy"])
 def test_cupy_arrays_stay_on_device(name):
     import cupy as cp
 

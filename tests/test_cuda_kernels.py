@@ -209,7 +209,7 @@ def _specimens():
         m2 = types.Array(dtype, 2, "C")
         m1 = types.Array(dtype, 1, "C")
         kernel = fused._build(np.dtype(str(dtype)), 128)
-        out.append((f"fused_{dtype}", kernel, (m2, m2, m2, m2, dtype, b1, i64, i64)))
+        out.append((f"fused_{dtype}", kernel, (m2, m2, m2, m2, dtype, b1, b1, i64, i64)))
         halve = thinning_cuda._build_halve(128)
         sig = (m2, i64[:, ::1], f64[:, ::1], f64[:, ::1], f64[::1], f64, b1[:, ::1], f64[::1])
         out.append((f"halve_{dtype}", halve, sig))

@@ -367,7 +367,7 @@ def test_every_public_estimator_and_function_has_a_case():
         "SqueakDictionary",  # made by squeak/disqueak, covered there
     }
     kernels = {"Cauchy", "CallableKernel", "Gaussian", "InverseMultiquadric", "Kernel"}
-    kernels |= {"Laplacian", "Matern"}  # kernel objects: exercised through KernelOperator
+    kernels |= {"Laplacian", "L1Laplacian", "Matern"}  # kernel objects: exercised through KernelOperator
     covered = {name.split("(")[0] for name in CASES}
     assert set(kk.__all__) - not_array_apis - kernels == covered
 

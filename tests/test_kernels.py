@@ -11,6 +11,7 @@ from kernelkit import (
     Cauchy,
     Gaussian,
     InverseMultiquadric,
+    L1Laplacian,
     Laplacian,
     Matern,
     estimate_bandwidth,
@@ -22,6 +23,7 @@ from tests.conftest import dense_kernel
 CASES = [
     ("gaussian", Gaussian, {}),
     ("laplacian", Laplacian, {}),
+    ("laplacian_l1", L1Laplacian, {}),
     ("matern", Matern, {"nu": 0.5}),
     ("matern", Matern, {"nu": 1.5}),
     ("matern", Matern, {"nu": 2.5}),

@@ -21,6 +21,7 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[Healt
 KERNELS = [
     ("gaussian", {}),
     ("laplacian", {}),
+    ("laplacian_l1", {}),
     ("matern", {"nu": 0.5}),
     ("matern", {"nu": 1.5}),
     ("matern", {"nu": 2.5}),
@@ -77,7 +78,7 @@ def test_kernel_operator_matches_dense_oracle(problem):
 @given(
     dtype=st.sampled_from([np.float32, np.float64]),
     exponent=st.integers(-300, 300),
-    name=st.sampled_from(["gaussian", "laplacian", "matern", "cauchy", "imq"]),
+    name=st.sampled_from(["gaussian", "laplacian", "laplacian_l1", "matern", "cauchy", "imq"]),
     seed=st.integers(0, 2**16),
 )
 def test_kernel_values_are_scale_free(dtype, exponent, name, seed):

@@ -154,6 +154,7 @@ CLASS_CALLS = {
     "KernelOperator": lambda X: KernelOperator("gaussian", X, bandwidth=1.0) @ np.ones(len(X)),
     "Gaussian": lambda X: Gaussian(1.0)(X),
     "Laplacian": lambda X: Laplacian(1.0)(X),
+    "L1Laplacian": lambda X: kernelkit.L1Laplacian(1.0)(X),
     "Matern": lambda X: kernelkit.Matern(1.0)(X),
     "Cauchy": lambda X: Cauchy(1.0)(X),
     "InverseMultiquadric": lambda X: kernelkit.InverseMultiquadric(1.0)(X),
@@ -475,8 +476,18 @@ def test_every_init_parameter_is_constrained():
         (Laplacian(1e-320), np.float64, "1e-147"),
         (Gaussian(1e-170), np.float64, "5.27e-155"),
         (Cauchy(1e-200), np.float64, "7.46e-155"),
+        (kernelkit.L1Laplacian(1e-320), np.float64, "5.56e-309"),
+        (kernelkit.L1Laplacian(1e-40), np.float32, "2.94e-39"),
     ],
-    ids=["gauss1e-20-f32", "gauss1e-160", "laplace1e-320", "gauss1e-170", "cauchy1e-200"],
+    ids=[
+        "gauss1e-20-f32",
+        "gauss1e-160",
+        "laplace1e-320",
+        "gauss1e-170",
+        "cauchy1e-200",
+        "l1laplace1e-320",
+        "l1laplace1e-40-f32",
+    ],
 )
 def test_issue11_4_tiny_bandwidth_names_the_usable_range(kernel, dtype, usable):
     # Was: NaN diagonal / all-NaN K @ 1, or ZeroDivisionError.
@@ -504,7 +515,7 @@ def test_issue11_4_huge_bandwidth_gives_ones(dtype):
     # Was: OverflowError at bandwidth 1e200.
     X, _ = _data()
     X = X.astype(dtype)
-    for kernel in (Gaussian(1e200), Laplacian(1e200), Cauchy(1e200)):
+    for kernel in (Gaussian(1e200), Laplacian(1e200), Cauchy(1e200), kernelkit.L1Laplacian(1e200)):
         op = KernelOperator(kernel, X)
         np.testing.assert_array_equal(op @ np.ones(N, dtype=dtype), np.full(N, N, dtype=dtype))
         np.testing.assert_array_equal(kernel(X), np.ones((N, N), dtype=dtype))

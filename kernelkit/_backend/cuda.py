@@ -42,7 +42,7 @@ def _build(dtype, threads):
     tile, chunk, max_cols = _TILE, _FEATURES, _MAX_COLUMNS
 
     @cuda.jit(fastmath=False)
-    def fused(X, Z, V, out, scale, squared, col0, ncols):
+    def fused(X, Z, V, out, scale, squared, manhattan, col0, ncols):
         i = cuda.grid(1)
         tx = cuda.threadIdx.x
         n = X.shape[0]
@@ -71,7 +71,10 @@ def _build(dtype, threads):
                         for c in range(chunk):
                             if f0 + c < d:
                                 diff = X[i, f0 + c] - zt[jj, c]
-                                s += diff * diff
+                                if manhattan:
+                                    s += abs(diff)
+                                else:
+                                    s += diff * diff
                         dist[jj] = s
                 cuda.syncthreads()
             if i < n:
@@ -79,7 +82,7 @@ def _build(dtype, threads):
                     j = t0 + jj
                     if j < m:
                         t = dist[jj]
-                        if not squared:
+                        if not (squared or manhattan):
                             t = math.sqrt(t)
                         kval = math.exp(scale * t)
                         for c in range(ncols):
@@ -117,11 +120,14 @@ def _kernel_for(dtype):
     return fn
 
 
-def fused_matmat(squared, scale, X, Z, V):
-    """exp(scale · d(X, Z)) @ V on the GPU, d the squared (or plain) distance.
+def fused_matmat(squared, scale, X, Z, V, *, manhattan):
+    """exp(scale · d(X, Z)) @ V on the GPU, d the squared (or plain) Euclidean distance,
+    or the L1 distance when ``manhattan`` (then ``squared`` must be False).
 
     V has shape (m, k); the output lives on the device of the inputs.
     """
+    if manhattan and squared:
+        raise ValueError("The fused kernel has no squared L1 distance.")
     cp = _cupy_module()
     on_device = cp is not None and isinstance(X, cp.ndarray)
     dtype = np.dtype(str(X.dtype))
@@ -140,7 +146,8 @@ def fused_matmat(squared, scale, X, Z, V):
     fn = _kernel_for(dtype)
     for col0 in range(0, k, _MAX_COLUMNS):
         ncols = min(_MAX_COLUMNS, k - col0)
-        fn[blocks, threads](dX, dZ, dV, dout, dtype.type(scale), bool(squared), col0, ncols)
+        flags = bool(squared), bool(manhattan)
+        fn[blocks, threads](dX, dZ, dV, dout, dtype.type(scale), *flags, col0, ncols)
     if on_device:
         return out
     return dout.copy_to_host()

@@ -8,14 +8,18 @@ from .._backend import get_namespace
 from .._utils._sklearn_compat import Interval, StrOptions, validate_params
 from .._utils._validation import check_points
 from ._base import CallableKernel, Kernel, squared_distances
+from ._l1 import L1Laplacian, l1_distances
 from ._radial import Cauchy, Gaussian, InverseMultiquadric, Laplacian, Matern
 
 BANDWIDTH_RULES = ("median", "scale")
+#: Distances a bandwidth rule can measure (a kernel's ``metric``).
+METRICS = ("euclidean", "manhattan")
 
 KERNELS = {
     "gaussian": Gaussian,
     "rbf": Gaussian,
     "laplacian": Laplacian,
+    "laplacian_l1": L1Laplacian,
     "matern": Matern,
     "cauchy": Cauchy,
     "imq": InverseMultiquadric,
@@ -39,23 +43,35 @@ BANDWIDTH_CONSTRAINT = [
 _MEDIAN_SEED = 0
 
 
+def scale_rule(variance, n_features, metric="euclidean"):
+    """The ``"scale"`` bandwidth from the variance of all entries of X (see estimate_bandwidth)."""
+    if metric == "manhattan":
+        return float(n_features * np.sqrt(variance))
+    return float(np.sqrt(n_features * variance))
+
+
 @validate_params(
     {
         "X": ["array-like"],
         "rule": [StrOptions(set(BANDWIDTH_RULES))],
         "n_samples": [Interval(Integral, 2, None, closed="left")],
+        "metric": [StrOptions(set(METRICS))],
     },
     prefer_skip_nested_validation=True,
 )
-def estimate_bandwidth(X, rule="median", *, n_samples=1000):
-    """Data-driven bandwidth.
+def estimate_bandwidth(X, rule="median", *, n_samples=1000, metric="euclidean"):
+    """Data-driven bandwidth, measured in the kernel's metric.
 
-    ``"median"``: median Euclidean distance between distinct pairs of rows
-    (the median heuristic), over all rows when X has at most ``n_samples``
-    of them, else over ``n_samples`` rows drawn by a generator of fixed seed,
-    so that the rule is deterministic. ``"scale"``: sqrt(n_features · Var(X)),
-    the scale that scikit-learn's ``gamma="scale"`` implies for the Gaussian
-    kernel (up to the factor 2).
+    ``"median"``: median distance between distinct pairs of rows (the median
+    heuristic), over all rows when X has at most ``n_samples`` of them, else
+    over ``n_samples`` rows drawn by a generator of fixed seed, so that the
+    rule is deterministic. ``"scale"``: the length of a vector whose every
+    coordinate is the standard deviation of X's entries: sqrt(n_features ·
+    Var(X)) in the Euclidean metric, the scale that scikit-learn's
+    ``gamma="scale"`` implies for the Gaussian kernel (up to the factor 2);
+    n_features · sqrt(Var(X)) in the Manhattan metric, which for unit-variance
+    data is the bandwidth of scikit-learn's ``laplacian_kernel`` default
+    (gamma = 1 / n_features).
 
     Parameters
     ----------
@@ -65,6 +81,9 @@ def estimate_bandwidth(X, rule="median", *, n_samples=1000):
         The rule.
     n_samples : int, default=1000
         Rows the median rule looks at (at least 2); its cost is quadratic in it.
+    metric : {"euclidean", "manhattan"}, default="euclidean"
+        The distance the rule measures: a kernel's ``metric`` attribute
+        (``"manhattan"`` for :class:`L1Laplacian`).
 
     Returns
     -------
@@ -78,21 +97,27 @@ def estimate_bandwidth(X, rule="median", *, n_samples=1000):
     >>> X = np.array([[0.0], [1.0], [3.0]])
     >>> float(estimate_bandwidth(X, "median"))
     2.0
+    >>> Y = np.array([[0.0, 0.0], [1.0, 1.0], [3.0, 0.0]])
+    >>> float(estimate_bandwidth(Y, "median", metric="manhattan"))  # of 2, 3 and 3
+    3.0
     """
     X = check_points(X, "X", min_samples=2)
     xp = get_namespace(X)
     if rule == "scale":
-        value = float(np.sqrt(X.shape[1] * float(xp.var(X))))
+        value = scale_rule(float(xp.var(X)), X.shape[1], metric)
     else:
         n = X.shape[0]
         sample = X
         if n > n_samples:
             idx = np.sort(np.random.default_rng(_MEDIAN_SEED).choice(n, n_samples, replace=False))
             sample = X[xp.asarray(idx)] if xp is not np else X[idx]
-        D2 = squared_distances(sample, sample)
+        distances = l1_distances if metric == "manhattan" else squared_distances
+        D = distances(sample, sample)
         # The median is taken where the distances live: only the scalar comes back.
         iu = xp.triu_indices(sample.shape[0], k=1)
-        dists = xp.sqrt(D2[iu].astype(xp.float64))
+        dists = D[iu].astype(xp.float64)
+        if metric != "manhattan":
+            dists = xp.sqrt(dists)
         dists = dists[dists > 0]
         value = float(xp.median(dists)) if dists.size else 0.0
     if not value > 0:

@@ -22,20 +22,25 @@ def _centre(A, B, xp):
     return A - shift, B - shift
 
 
-def _overflow_scale(A, B, xp):
-    """A power of two s such that A/s and B/s have squared distances far from overflow
-    and from subnormal numbers.
+def _overflow_scale(A, B, xp, metric="euclidean"):
+    """A power of two s such that A/s and B/s have (squared Euclidean or L1) distances far
+    from overflow and from subnormal numbers.
 
     1.0 (no rescaling) for data of ordinary scale. Dividing by a power of two is
-    exact, so distances of rescaled data times s² are the distances themselves.
+    exact, so distances of rescaled data times s² (times s for L1) are the distances.
     """
     largest = max(float(xp.max(xp.abs(A))), float(xp.max(xp.abs(B))))
     info = np.finfo(A.dtype)
-    # The expansion adds two squared norms and twice an inner product of centred rows,
-    # each at most n_features * (2 * largest)**2; distances down to eps * largest must
-    # keep normal squares.
-    high = np.sqrt(info.max / (64.0 * max(A.shape[1], 1)))
-    low = np.sqrt(info.tiny) / info.eps
+    d = max(A.shape[1], 1)
+    if metric == "manhattan":
+        # A sum of d differences, each at most 2 * largest; distances down to
+        # eps * largest must stay normal numbers.
+        high, low = info.max / (8.0 * d), info.tiny / info.eps
+    else:
+        # The expansion adds two squared norms and twice an inner product of centred
+        # rows, each at most d * (2 * largest)**2; distances down to eps * largest must
+        # keep normal squares.
+        high, low = np.sqrt(info.max / (64.0 * d)), np.sqrt(info.tiny) / info.eps
     if largest == 0.0 or low <= largest <= high:
         return 1.0
     return float(2.0 ** np.floor(np.log2(largest)))
@@ -101,12 +106,13 @@ def _working_dtype(dtype):
     return np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
 
 
-def _check_span(X):
-    """Reject data whose squared distances overflow its dtype in the engines' expansion.
+def _check_span(X, metric="euclidean"):
+    """Reject data whose distances overflow its dtype in the engines.
 
-    The engines centre on the column points' mean and expand
+    The Euclidean engines centre on the column points' mean and expand
     ||x||² + ||z||² − 2<x, z>; with every coordinate spanning less than the
-    limit below, none of the three terms overflows.
+    limit below, none of the three terms overflows. The L1 engine sums
+    n_features differences, each at most the span.
     """
     if X.shape[0] == 0 or X.shape[1] == 0:
         return
@@ -114,11 +120,15 @@ def _check_span(X):
     dtype = _working_dtype(X.dtype)
     high = xp.max(X, axis=0).astype(xp.float64)
     span = float(xp.max(high - xp.min(X, axis=0).astype(xp.float64)))
-    limit = float(np.sqrt(np.finfo(dtype).max / (4.0 * X.shape[1])))
+    top = float(np.finfo(dtype).max)
+    if metric == "manhattan":
+        limit, what = top / (2.0 * X.shape[1]), "L1 distances"
+    else:
+        limit, what = float(np.sqrt(top / (4.0 * X.shape[1]))), "squared distances"
     if not span < limit:
         hint = " or convert it to float64" if dtype == np.float32 else ""
         raise ValueError(
-            f"X spans {span:.3g} in one coordinate: its squared distances overflow {dtype} "
+            f"X spans {span:.3g} in one coordinate: its {what} overflow {dtype} "
             f"(usable span < {limit:.3g} for {X.shape[1]} features). Rescale X (for "
             f"example with sklearn.preprocessing.StandardScaler){hint}."
         )
@@ -140,6 +150,8 @@ class Kernel:
     name = "kernel"
     #: whether ``finish`` expects squared distances (else plain distances)
     squared = True
+    #: the distance engines compute for ``finish``: "euclidean" or "manhattan" (L1)
+    metric = "euclidean"
     #: whether engines may run the fused (never materialised) kernel product
     radial = True
 
@@ -268,6 +280,10 @@ class Kernel:
         coef = abs(float(self._coefficient()))
         if self.squared:
             low = np.sqrt(coef) / np.sqrt(float(info.max))
+        elif self.metric == "manhattan":
+            # L1 distances are summed directly: a subnormal one is off by about the
+            # smallest subnormal, which divided by the bandwidth stays within 10 ulps.
+            low = max(coef / float(info.max), info.smallest_subnormal / (10 * info.eps))
         else:
             # A plain distance r comes from a squared one that is subnormal below
             # sqrt(tiny): its error is up to sqrt(smallest subnormal), and the kernel's
@@ -311,8 +327,9 @@ class Kernel:
     def exponential_form(self):
         """``(squared, scale)`` when k = exp(scale · d) with d the (squared) distance, else None.
 
-        Engines that fuse the whole product (the CUDA kernel) take these two
-        numbers instead of the kernel object.
+        d is measured in the kernel's :attr:`metric`. Engines that fuse the
+        whole product (the CUDA kernel) take these numbers and the metric
+        instead of the kernel object.
 
         Returns
         -------
@@ -334,9 +351,7 @@ class Kernel:
         """K(A, B) for validated arrays of one dtype (the reference path)."""
         xp = get_namespace(A, B)
         h = self._checked_bandwidth(A.dtype)
-        T, s = _normalised_squared_distances(A, B)
-        if not self.squared:
-            T = xp.sqrt(T, out=T) if xp is np else xp.sqrt(T)
+        T, s = self._distances(A, B)
         if s == 1.0:
             factor = self.distance_scale()
         else:
@@ -349,6 +364,14 @@ class Kernel:
         with np.errstate(over="ignore"):  # beyond the range means "too far": exp(-inf) = 0
             T *= A.dtype.type(factor)
         return self.finish(T, xp)
+
+    def _distances(self, A, B):
+        """``(T, s)``: the distances ``finish`` expects, of A/s and B/s (s a power of two)."""
+        T, s = _normalised_squared_distances(A, B)
+        if not self.squared:
+            xp = get_namespace(T)
+            T = xp.sqrt(T, out=T) if xp is np else xp.sqrt(T)
+        return T, s
 
     def diag(self, A):
         """The diagonal k(a_i, a_i), without forming K(A, A).
@@ -409,7 +432,8 @@ class Kernel:
                 raise ValueError(f"bandwidth={self.bandwidth!r} needs data X to be resolved.")
             from ._bandwidth import estimate_bandwidth  # the rules build on this module
 
-            kernel = self.with_bandwidth(estimate_bandwidth(X, rule=self.bandwidth))
+            rule = self.bandwidth
+            kernel = self.with_bandwidth(estimate_bandwidth(X, rule, metric=self.metric))
         if X is None:
             kernel._checked_bandwidth()
         else:
@@ -418,7 +442,7 @@ class Kernel:
             X = X if usable else check_points(X, "X")
             kernel._checked_bandwidth(X.dtype)
             if kernel.radial:
-                _check_span(X)
+                _check_span(X, kernel.metric)
         return kernel
 
     def power(self, alpha, n_features=None):

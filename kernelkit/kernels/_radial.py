@@ -1,8 +1,8 @@
 """Radial kernels: each computes its values as ``finish(scale · d(x, z))``.
 
-d is the squared or the plain Euclidean distance; engines run the distance
-pass and call ``finish`` in place, so adding a radial kernel means writing
-``distance_scale`` and ``finish``.
+d is the squared or the plain Euclidean distance (the L1 one for the kernels
+of ``_l1.py``); engines run the distance pass and call ``finish`` in place, so
+adding a radial kernel means writing ``distance_scale`` and ``finish``.
 """
 
 import numpy as np
@@ -351,7 +351,7 @@ class SumKernel(Kernel):
     Parameters
     ----------
     kernels : list of Kernel
-        Radial summands, all on squared or all on plain distances.
+        Radial summands, all on squared or all on plain distances of one metric.
     bandwidth : float, default=1.0
         Unused (each summand has its own); kept so every kernel has the attribute.
 
@@ -372,12 +372,13 @@ class SumKernel(Kernel):
         self.bandwidth = bandwidth
         if not self.kernels:
             raise ValueError("kernels must contain at least one kernel.")
-        kinds = {k.squared for k in self.kernels}
+        kinds = {(k.squared, k.metric) for k in self.kernels}
         if len(kinds) != 1 or not all(k.radial for k in self.kernels):
             raise ValueError(
-                "SumKernel needs radial kernels that all use squared or all use plain distances."
+                "SumKernel needs radial kernels that all use squared or all use plain "
+                "distances, all of one metric."
             )
-        self.squared = kinds.pop()
+        self.squared, self.metric = kinds.pop()
 
     _param_names = ("kernels", "bandwidth")
 

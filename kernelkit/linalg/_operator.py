@@ -418,9 +418,15 @@ class KernelOperator(LinearOperator):
     def _prepare(self):
         """Centred copies for the CPU engine (centring on mean(Z) limits cancellation)."""
         if self._prepared is None:
-            shift = self.Z.mean(axis=0)
-            Zc = np.ascontiguousarray(self.Z - shift)
-            zsq = np.einsum("ij,ij->i", Zc, Zc)
+            if self.kernel.metric == "manhattan":
+                # Sums of |x - z| have no expansion to cancel: no shift, no norms.
+                shift = np.zeros(self.Z.shape[1], dtype=self.Z.dtype)
+                Zc = np.ascontiguousarray(self.Z)
+                zsq = np.zeros(self.Z.shape[0], dtype=self.Z.dtype)
+            else:
+                shift = self.Z.mean(axis=0)
+                Zc = np.ascontiguousarray(self.Z - shift)
+                zsq = np.einsum("ij,ij->i", Zc, Zc)
             self._prepared = shift, Zc, zsq
         return self._prepared
 
@@ -430,16 +436,14 @@ class KernelOperator(LinearOperator):
         kernel = self.kernel
         if engine == "cpu" and kernel.radial:
             shift, Zc, zsq = self._prepare()
-            Xb = np.ascontiguousarray(self.X[rs] - shift)
-            direct = out is not None and out.flags.c_contiguous
-            T = cpu.distance_block(
-                Xb,
-                Zc[cs],
-                zsq[cs],
-                kernel.squared,
-                kernel.distance_scale(),
-                out=out if direct else None,
-            )
+            direct = out if out is not None and out.flags.c_contiguous else None
+            if kernel.metric == "manhattan":
+                T = cpu.l1_distance_block(self.X[rs], Zc[cs], kernel.distance_scale(), out=direct)
+            else:
+                Xb = np.ascontiguousarray(self.X[rs] - shift)
+                T = cpu.distance_block(
+                    Xb, Zc[cs], zsq[cs], kernel.squared, kernel.distance_scale(), out=direct
+                )
             T = kernel.finish(T)
         else:
             T = kernel._block(self.X[rs], self.Z[cs])  # a callable kernel checks its output
@@ -457,9 +461,9 @@ class KernelOperator(LinearOperator):
         from .._backend import cuda  # numba.cuda loads only when the GPU engine runs
 
         squared, scale = self.kernel.exponential_form()
-        if transpose:
-            return cuda.fused_matmat(squared, scale, self.Z, self.X, V)
-        return cuda.fused_matmat(squared, scale, self.X, self.Z, V)
+        manhattan = self.kernel.metric == "manhattan"
+        A, B = (self.Z, self.X) if transpose else (self.X, self.Z)
+        return cuda.fused_matmat(squared, scale, A, B, V, manhattan=manhattan)
 
     def _product(self, V, transpose):
         engine, n_threads = self._engine_and_workers(V)
@@ -475,7 +479,8 @@ class KernelOperator(LinearOperator):
             return True
         if get_namespace(self.X) is np:
             raise ValueError(
-                f"The fused CUDA kernel supports the Gaussian and Laplacian kernels; got "
+                f"The fused CUDA kernel supports the Gaussian and the (Euclidean and L1) "
+                f"Laplacian kernels; got "
                 f"{self.kernel!r}. Pass CuPy arrays to use the blocked GPU path instead."
             )
         return False

@@ -19,8 +19,8 @@ from ._eigenpro_base import _BaseEigenPro
 __all__ = ["EigenProClassifier", "EigenProRegressor"]
 
 _PARAMETERS = """\
-    kernel : {"laplacian", "gaussian", "rbf", "matern", "cauchy", "imq"}, Kernel or \
-callable, default="laplacian"
+    kernel : {"laplacian", "laplacian_l1", "gaussian", "rbf", "matern", "cauchy", "imq"}, \
+Kernel or callable, default="laplacian"
         Kernel name, kernelkit kernel object, or a function ``f(A, B)``
         returning a positive semi-definite kernel block.
     bandwidth : float, {"median", "scale"} or None, default=None

@@ -289,8 +289,8 @@ class _ValidationTracker:
 
 
 _PARAMS_DOC = """
-    kernel : {"laplacian", "gaussian", "rbf", "matern", "cauchy", "imq"}, Kernel or \
-callable, default="laplacian"
+    kernel : {"laplacian", "laplacian_l1", "gaussian", "rbf", "matern", "cauchy", "imq"}, \
+Kernel or callable, default="laplacian"
         Kernel name, kernelkit kernel object, or a function ``f(A, B)``
         returning a positive semi-definite kernel block.
     bandwidth : float, {"median", "scale"} or None, default=None

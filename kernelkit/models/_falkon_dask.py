@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._utils._parallel import carry_config
 from .._utils._validation import check_points, check_same_features
 from ..kernels import make_kernel
-from ..kernels._bandwidth import _MEDIAN_SEED
+from ..kernels._bandwidth import _MEDIAN_SEED, scale_rule
 from ..linalg._distributed import (
     _dask,
     check_dask_rows,
@@ -79,7 +79,10 @@ def _resolved_kernel(estimator, X):
     if bandwidth is None and isinstance(estimator.kernel, str):
         bandwidth = "median"
     if bandwidth == "scale":
-        bandwidth = float(np.sqrt(X.shape[1] * float(X.var(dtype=np.float64).compute())))
+        # Measured in the kernel's metric (L1 for L1Laplacian), as in memory.
+        metric = make_kernel(estimator.kernel, 1.0).metric
+        variance = float(X.var(dtype=np.float64).compute())
+        bandwidth = scale_rule(variance, X.shape[1], metric)
     if bandwidth != "median":
         return make_kernel(estimator.kernel, bandwidth, X=X[:2].compute())
     n = X.shape[0]

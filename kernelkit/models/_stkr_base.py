@@ -276,8 +276,8 @@ class _BaseSTKR(BaseEstimator):
 
 
 _PARAMETERS = """\
-    kernel : {"gaussian", "rbf", "laplacian", "matern", "cauchy", "imq", "precomputed"}, \
-Kernel or callable, default="gaussian"
+    kernel : {"gaussian", "rbf", "laplacian", "laplacian_l1", "matern", "cauchy", "imq", \
+"precomputed"}, Kernel or callable, default="gaussian"
         Base kernel: a name, a kernelkit kernel object, a function ``f(A, B)``
         returning a positive semi-definite kernel block, or "precomputed"
         (X is then the N×N base kernel over all points, dense or sparse,
