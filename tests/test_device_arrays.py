@@ -30,7 +30,7 @@ from kernelkit._backend import count_transfers, cupy_usable, kdit_fit, thinning
 from kernelkit.graph._exact import TO_HOST as GRAPH
 from kernelkit.linalg._sampled import RHS_TO_HOST as SAMPLED_RHS
 from kernelkit.linalg._sampled import TO_HOST as SAMPLED
-from kernelkit.models._falkon import _VALIDATION_TO_HOST as FALKON_VALIDATION
+from kernelkit.models._falkon_solver import _VALIDATION_TO_HOST as FALKON_VALIDATION
 from kernelkit.models._falkon_solver import CENTERS_TO_HOST, PRODUCT_TO_HOST, RHS_TO_HOST
 from kernelkit.models._stkr_base import TO_HOST as STKR
 from kernelkit.preprocessing._kdit import _FIT_TO_HOST as KDI
@@ -367,7 +367,8 @@ def test_every_public_estimator_and_function_has_a_case():
         "SqueakDictionary",  # made by squeak/disqueak, covered there
     }
     kernels = {"Cauchy", "CallableKernel", "Gaussian", "InverseMultiquadric", "Kernel"}
-    kernels |= {"Laplacian", "L1Laplacian", "Matern"}  # kernel objects: exercised through KernelOperator
+    # Kernel objects: exercised through KernelOperator.
+    kernels |= {"Laplacian", "L1Laplacian", "Matern"}
     covered = {name.split("(")[0] for name in CASES}
     assert set(kk.__all__) - not_array_apis - kernels == covered
 

@@ -8,6 +8,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import LabelBinarizer
 
@@ -24,12 +25,16 @@ from kernelkit.models._falkon_solver import NormalProduct
 KERNEL = Laplacian(2.0)
 
 
-def dense_solution(kernel, X, Z, Y, lam, w=None):
-    """a = (K_nMᵀWK_nM + λ·Σw·K_MM)⁻¹K_nMᵀW(Y − Ȳ_w) by a dense solve in float64."""
+def dense_solution(kernel, X, Z, Y, lam, w=None, centred=True):
+    """a = (K_nMᵀWK_nM + λ·Σw·K_MM)⁻¹K_nMᵀW(Y − Ȳ_w) by a dense solve in float64.
+
+    ``centred=False``: the same with Y itself (no intercept).
+    """
     K = KernelOperator(kernel, X, Z).to_dense()
     Kmm = KernelOperator(kernel, Z).to_dense()
     w = np.ones(len(X)) if w is None else w
-    Y = Y - np.average(Y, axis=0, weights=w)
+    if centred:
+        Y = Y - np.average(Y, axis=0, weights=w)
     H = K.T @ (w[:, None] * K) + lam * w.sum() * Kmm
     return np.linalg.solve(H, K.T @ (w[:, None] * Y))
 
@@ -51,17 +56,32 @@ def regression():
 def test_matches_dense_normal_equations(regression):
     X, Y, Z = regression
     lam = 1e-5
+    Y = Y + 3.0  # a mean far from 0, so that an intercept matters
+    # Default: the issue's system (K_nMᵀK_nM + λnK_MM) a = K_nMᵀy on y itself.
     model = FalkonRegressor(KERNEL, centers=Z, regularization=lam, max_iter=50, tol=1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # tol is below round-off on purpose
         model.fit(X, Y)
-    reference = dense_solution(KERNEL, X, Z, Y, lam)
+    reference = dense_solution(KERNEL, X, Z, Y, lam, centred=False)
     assert rel(model.dual_coef_, reference) <= 1e-6
+    np.testing.assert_array_equal(model.intercept_, 0.0)
+    np.testing.assert_allclose(model.predict(X[:5]), KernelOperator(KERNEL, X[:5], Z) @ reference)
+    # fit_intercept=True: the unpenalised weighted mean, and the system on y − ȳ.
+    centred = FalkonRegressor(
+        KERNEL, centers=Z, regularization=lam, fit_intercept=True, max_iter=50, tol=1e-12
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        centred.fit(X, Y)
+    reference = dense_solution(KERNEL, X, Z, Y, lam)
+    assert rel(centred.dual_coef_, reference) <= 1e-6
     expected = KernelOperator(KERNEL, X[:5], Z) @ reference + Y.mean(axis=0)
-    np.testing.assert_allclose(model.predict(X[:5]), expected)
-    np.testing.assert_allclose(model.intercept_, Y.mean(axis=0))
+    np.testing.assert_allclose(centred.predict(X[:5]), expected)
+    np.testing.assert_allclose(centred.intercept_, Y.mean(axis=0))
     # One output alone gives its column of the joint solve.
-    single = FalkonRegressor(KERNEL, centers=Z, regularization=lam, max_iter=50, tol=1e-10)
+    single = FalkonRegressor(
+        KERNEL, centers=Z, regularization=lam, fit_intercept=True, max_iter=50, tol=1e-10
+    )
     single.fit(X, Y[:, 0])
     assert single.predict(X[:3]).shape == (3,)
     assert rel(single.dual_coef_[:, 0], reference[:, 0]) <= 1e-6
@@ -94,10 +114,13 @@ def test_preconditioned_residual_falls_100x_in_10_iterations_on_digits():
     assert clf.score(X[1500:] / 16, y[1500:]) > 0.93
 
 
-def test_sample_weights_unit_and_integer(regression):
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_sample_weights_unit_and_integer(regression, fit_intercept):
     X, Y, Z = regression
-    X, Y = X[:600], Y[:600, 0]
-    kw = dict(centers=Z[:80], regularization=1e-4, max_iter=60, tol=1e-11)
+    X, Y = X[:600], Y[:600, 0] + 1.0
+    kw = dict(
+        centers=Z[:80], regularization=1e-4, max_iter=60, tol=1e-11, fit_intercept=fit_intercept
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         plain = FalkonRegressor(KERNEL, **kw).fit(X, Y)
@@ -107,7 +130,9 @@ def test_sample_weights_unit_and_integer(regression):
         repeated = FalkonRegressor(KERNEL, **kw).fit(np.repeat(X, counts, 0), np.repeat(Y, counts))
     np.testing.assert_allclose(unit.dual_coef_, plain.dual_coef_, rtol=1e-12)
     assert rel(weighted.dual_coef_, repeated.dual_coef_) <= 1e-6
-    reference = dense_solution(KERNEL, X, Z[:80], Y[:, None], 1e-4, counts.astype(float))
+    reference = dense_solution(
+        KERNEL, X, Z[:80], Y[:, None], 1e-4, counts.astype(float), centred=fit_intercept
+    )
     assert rel(weighted.dual_coef_, reference) <= 1e-6
     # Same seed, uniform centers: the weights do not change which centers are drawn.
     a = FalkonClassifier(n_centers=50, random_state=3).fit(X, Y > 0)
@@ -198,10 +223,15 @@ def test_all_centers_is_exact_kernel_ridge():
     X = rng.normal(size=(300, 2))
     y = np.sin(X[:, 0])
     kernel, lam = Gaussian(1.0), 1e-3
-    model = FalkonRegressor(kernel, centers="all", regularization=lam, max_iter=100, tol=1e-10)
-    model.fit(X, y)
+    y = np.sin(X[:, 0]) + 2.0
+    kw = dict(centers="all", regularization=lam, max_iter=100, tol=1e-10)
     K = KernelOperator(kernel, X).to_dense()
-    # With Z = X the model is kernel ridge on centred targets: f = ȳ + K(K + λnI)⁻¹(y − ȳ).
+    # With Z = X the model is scikit-learn's KernelRidge with alpha = λ·n ...
+    model = FalkonRegressor(kernel, **kw).fit(X, y)
+    krr = KernelRidge(alpha=lam * len(X), kernel="precomputed").fit(K, y)
+    np.testing.assert_allclose(model.predict(X), krr.predict(K), atol=1e-6)
+    # ... and with an intercept, kernel ridge on centred targets: f = ȳ + K(K + λnI)⁻¹(y − ȳ).
+    model = FalkonRegressor(kernel, fit_intercept=True, **kw).fit(X, y)
     fitted = y.mean() + K @ np.linalg.solve(K + lam * len(X) * np.eye(len(X)), y - y.mean())
     np.testing.assert_allclose(model.predict(X), fitted, atol=1e-6)
 
@@ -228,7 +258,7 @@ def test_convergence_warning_early_stopping_and_warm_start(regression):
         warm.fit(X, y)
     # The restart begins where the first fit stopped, and reaches the same solution.
     assert warm.residuals_[0] == pytest.approx(first_end, rel=1e-3)
-    reference = dense_solution(KERNEL, X, Z, y[:, None], 1e-5)
+    reference = dense_solution(KERNEL, X, Z, y[:, None], 1e-5, centred=False)
     assert rel(warm.dual_coef_, reference) <= 1e-6
 
 

@@ -39,7 +39,12 @@ from ._common import (
     validation_split,
 )
 from ._falkon_dask import decision_dask, fit_dask, labels_dask
-from ._falkon_solver import FalkonPreconditioner, NormalProduct, falkon_operator
+from ._falkon_solver import (
+    FalkonPreconditioner,
+    NormalProduct,
+    _ValidationTracker,
+    falkon_operator,
+)
 
 __all__ = ["FalkonClassifier", "FalkonRegressor"]
 
@@ -61,6 +66,7 @@ class _BaseFalkon(BaseEstimator):
         "n_centers": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "centers": [StrOptions(set(CENTER_CHOICES)), "array-like"],
         "regularization": [Interval(Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -80,6 +86,7 @@ class _BaseFalkon(BaseEstimator):
         n_centers="auto",
         centers="uniform",
         regularization=1e-6,
+        fit_intercept=False,
         max_iter=20,
         tol=1e-5,
         early_stopping=False,
@@ -95,6 +102,7 @@ class _BaseFalkon(BaseEstimator):
         self.n_centers = n_centers
         self.centers = centers
         self.regularization = regularization
+        self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
         self.early_stopping = early_stopping
@@ -144,10 +152,12 @@ class _BaseFalkon(BaseEstimator):
         n_weight = float(X.shape[0] if weights is None else weights.sum())
         xp = get_namespace(X)  # encoded class labels arrive on the host
         Y, Y_val = to_device(xp, Y), to_device(xp, Y_val)
-        # An unpenalised intercept, as Ridge fits: the kernel part only models deviations
-        # from the (weighted) mean, which a ridge penalty would otherwise shrink towards 0.
-        intercept = xp.average(Y, axis=0, weights=to_device(xp, weights))
-        Y = Y - intercept
+        intercept = xp.zeros(Y.shape[1], dtype=Y.dtype)
+        if self.fit_intercept:
+            # Unpenalised, as Ridge fits it: the kernel part then models deviations from the
+            # (weighted) mean, which the ridge penalty would otherwise shrink towards 0.
+            intercept = xp.average(Y, axis=0, weights=to_device(xp, weights))
+            Y = Y - intercept
 
         precond = FalkonPreconditioner(kernel, Z, self.regularization)
         product = NormalProduct(kernel, X, Z, weights, int(self.cache_size * _MIB))
@@ -250,44 +260,6 @@ def _relative_residual(rhs, apply, x0):
     return float(np.max(np.linalg.norm(r, axis=0) / np.where(b > 0, b, 1.0)))
 
 
-# Early stopping on device data: the targets once, the validation scores per iteration.
-_VALIDATION_TO_HOST = "falkon: validation targets and predictions to the host"
-
-
-class _ValidationTracker:
-    """Early stopping: validation score after every CG iteration, best iterate kept."""
-
-    def __init__(self, estimator, kernel, Z, X_val, Y_val, intercept, precond, cache_bytes):
-        self.active = X_val is not None
-        self.scores = []
-        self.best = -np.inf
-        self.best_beta = None
-        self._bad = 0
-        if not self.active:
-            return
-        self._estimator = estimator
-        self._precond = precond
-        self._xp = get_namespace(X_val)
-        self._Y = to_numpy(Y_val, _VALIDATION_TO_HOST)
-        self._intercept = to_numpy(intercept, _VALIDATION_TO_HOST)
-        op = KernelOperator(kernel, X_val, Z.astype(X_val.dtype, copy=False))
-        cached = X_val.shape[0] * Z.shape[0] * op.dtype.itemsize <= cache_bytes
-        self._K = op.to_dense() if cached else op
-
-    def update(self, iteration, beta):
-        if not self.active:
-            return False
-        coef = to_device(self._xp, self._precond.apply(beta).astype(self._K.dtype, copy=False))
-        F = np.asarray(to_numpy(self._K @ coef, _VALIDATION_TO_HOST), dtype=np.float64)
-        score = self._estimator._score_targets(F + self._intercept, self._Y)
-        self.scores.append(float(score))
-        if score > self.best:
-            self.best, self.best_beta, self._bad = score, beta.copy(), 0
-        else:
-            self._bad += 1
-        return self._bad >= self._estimator.n_iter_no_change
-
-
 _PARAMS_DOC = """
     kernel : {"laplacian", "laplacian_l1", "gaussian", "rbf", "matern", "cauchy", "imq"}, \
 Kernel or callable, default="laplacian"
@@ -310,6 +282,10 @@ Kernel or callable, default="laplacian"
         per-sample ridge, so the same λ suits any n. 1e-6 fits standardised
         or [0, 1]-scaled features with the median bandwidth without tuning;
         raise it for noisy targets.
+    fit_intercept : bool, default=False
+        Also fit an unpenalised constant b, the weighted mean of the targets
+        (as :class:`~sklearn.linear_model.Ridge` does); False solves the
+        system above on y itself, as Falkon and ``KernelRidge`` do.
     max_iter : int, default=20
         Conjugate gradient iterations (each is one pass over the data).
     tol : float, default=1e-5
@@ -342,8 +318,9 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
     __doc__ = (
         """Nyström kernel ridge regression solved by Falkon's preconditioned conjugate gradient.
 
-    The model is f(x) = K(x, Z)·a + b with M centers Z; b is the weighted
-    mean of y (not penalised, as in Ridge) and g = K(·, Z)·a minimises
+    The model is f(x) = K(x, Z)·a + b with M centers Z; b is 0, or with
+    ``fit_intercept=True`` the weighted mean of y (not penalised, as in
+    Ridge), and g = K(·, Z)·a minimises
     Σ w_i (g(x_i) − (y_i − b))² + λ·Σ w_i·‖g‖² over span{k(·, z_j)}, i.e.
     solves (K_nMᵀWK_nM + λ·n_w·K_MM) a = K_nMᵀW(y − b). Conjugate gradient
     with the preconditioner B = T⁻¹A⁻¹ (T = chol(K_MM), A = chol(TTᵀ/M + λI))
@@ -361,7 +338,8 @@ class FalkonRegressor(RegressorMixin, _BaseFalkon):
     dual_coef_ : ndarray of shape (n_centers_, n_outputs)
         a, in the dtype of the training data.
     intercept_ : ndarray of shape (n_outputs,)
-        b, the weighted mean of the training targets.
+        b: zeros, or the weighted mean of the training targets with
+        ``fit_intercept=True``.
     centers_ : ndarray of shape (n_centers_, n_features)
         Z.
     kernel_ : Kernel
@@ -484,7 +462,8 @@ class FalkonClassifier(ClassifierMixin, _BaseFalkon):
     dual_coef_ : ndarray of shape (n_centers_, n_classes) or (n_centers_, 1)
         One column per class (one column for two classes).
     intercept_ : ndarray of shape (n_classes,) or (1,)
-        Weighted mean of the encoded targets (the scores' offset).
+        The scores' offset: zeros, or the weighted mean of the encoded
+        targets with ``fit_intercept=True``.
     centers_, kernel_, bandwidth_, n_centers_, n_iter_, residuals_, kernel_cached_, \
 n_features_in_, feature_names_in_
         As in :class:`FalkonRegressor`.

@@ -235,7 +235,7 @@ def fit_dask(estimator, X, y, sample_weight, *, classifier):
         if not ok:
             raise ValueError(message)
     n_weight = float(n_weight)
-    intercept = sum_wy / n_weight
+    intercept = sum_wy / n_weight if estimator.fit_intercept else np.zeros_like(sum_wy)
     KtU = np.asarray(KtU, dtype=np.float64)
     KtY = KtU[:, :-1] - KtU[:, -1:] * intercept[None, :]
     precond = FalkonPreconditioner(kernel, Z, estimator.regularization)

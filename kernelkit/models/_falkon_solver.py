@@ -205,3 +205,41 @@ def falkon_operator(precond, product, n_weight):
         return linalg.solve_triangular(precond.A, r, trans="T", lower=False, check_finite=False)
 
     return apply
+
+
+# Early stopping on device data: the targets once, the validation scores per iteration.
+_VALIDATION_TO_HOST = "falkon: validation targets and predictions to the host"
+
+
+class _ValidationTracker:
+    """Early stopping: validation score after every CG iteration, best iterate kept."""
+
+    def __init__(self, estimator, kernel, Z, X_val, Y_val, intercept, precond, cache_bytes):
+        self.active = X_val is not None
+        self.scores = []
+        self.best = -np.inf
+        self.best_beta = None
+        self._bad = 0
+        if not self.active:
+            return
+        self._estimator = estimator
+        self._precond = precond
+        self._xp = get_namespace(X_val)
+        self._Y = to_numpy(Y_val, _VALIDATION_TO_HOST)
+        self._intercept = to_numpy(intercept, _VALIDATION_TO_HOST)
+        op = KernelOperator(kernel, X_val, Z.astype(X_val.dtype, copy=False))
+        cached = X_val.shape[0] * Z.shape[0] * op.dtype.itemsize <= cache_bytes
+        self._K = op.to_dense() if cached else op
+
+    def update(self, iteration, beta):
+        if not self.active:
+            return False
+        coef = to_device(self._xp, self._precond.apply(beta).astype(self._K.dtype, copy=False))
+        F = np.asarray(to_numpy(self._K @ coef, _VALIDATION_TO_HOST), dtype=np.float64)
+        score = self._estimator._score_targets(F + self._intercept, self._Y)
+        self.scores.append(float(score))
+        if score > self.best:
+            self.best, self.best_beta, self._bad = score, beta.copy(), 0
+        else:
+            self._bad += 1
+        return self._bad >= self._estimator.n_iter_no_change
