@@ -9,8 +9,8 @@ Table 1, ``diamonds`` (ggplot2, 26 standardised features, log price, the split
 of ``bench_eigenpro.py``): ``FalkonRegressor`` against ``Nystroem + Ridge``
 with the same kernel and the same λ (Ridge's α = λ·n, since Falkon's
 objective is Σ(f(x_i) − y_i)² + λ·n·‖f‖²; Falkon runs with
-``fit_intercept=True``, the unpenalised intercept that Ridge fits), for a Gaussian kernel (bandwidth
-4), the Euclidean Laplacian and scikit-learn's L1 Laplacian (kernelkit's
+``fit_intercept=True``, the unpenalised intercept that Ridge fits), for a
+Gaussian kernel (bandwidth 4), the Euclidean Laplacian and scikit-learn's L1 Laplacian (kernelkit's
 ``L1Laplacian``; Nyström uses ``sklearn.metrics.pairwise.laplacian_kernel``),
 plus EigenPro.
 
