@@ -9,7 +9,8 @@ reference path (SciPy's ``cdist`` for NumPy, a loop over features for CuPy).
 import numpy as np
 
 from .._backend import get_namespace
-from ._base import Kernel, _overflow_scale
+from ._base import _overflow_scale
+from ._radial import ExponentialKernel
 
 
 def _normalised_l1_distances(A, B):
@@ -59,7 +60,7 @@ def l1_distances(A, B):
     return D
 
 
-class L1Laplacian(Kernel):
+class L1Laplacian(ExponentialKernel):
     """Laplacian kernel with the L1 norm: k(x, z) = exp(−‖x − z‖₁ / bandwidth).
 
     scikit-learn's ``laplacian_kernel(gamma=γ)`` is this kernel with
@@ -94,12 +95,6 @@ class L1Laplacian(Kernel):
 
     def _coefficient(self):
         return -1.0
-
-    def finish(self, T, xp=np):
-        return xp.exp(T, out=T) if xp is np else xp.exp(T)
-
-    def exponential_form(self):
-        return self.squared, self.distance_scale()
 
     def _distances(self, A, B):
         return _normalised_l1_distances(A, B)

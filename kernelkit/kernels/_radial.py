@@ -12,7 +12,20 @@ from .._utils._validation import check_positive_scalar
 from ._base import Kernel
 
 
-class Gaussian(Kernel):
+class ExponentialKernel(Kernel):
+    """A kernel k = exp(c·d/bandwidth^p) of a (squared) distance d: finished by one exp.
+
+    The fused CUDA product runs such kernels from :meth:`exponential_form`.
+    """
+
+    def finish(self, T, xp=np):
+        return xp.exp(T, out=T) if xp is np else xp.exp(T)
+
+    def exponential_form(self):
+        return self.squared, self.distance_scale()
+
+
+class Gaussian(ExponentialKernel):
     """Gaussian (RBF) kernel k(x, z) = exp(−‖x − z‖² / (2·bandwidth²)).
 
     scikit-learn's ``rbf_kernel(gamma=γ)`` is this kernel with
@@ -38,14 +51,8 @@ class Gaussian(Kernel):
     def _coefficient(self):
         return -0.5
 
-    def finish(self, T, xp=np):
-        return xp.exp(T, out=T) if xp is np else xp.exp(T)
 
-    def exponential_form(self):
-        return self.squared, self.distance_scale()
-
-
-class Laplacian(Kernel):
+class Laplacian(ExponentialKernel):
     """Laplacian kernel with the Euclidean norm: k(x, z) = exp(−‖x − z‖₂ / bandwidth).
 
     This is the kernel of the EigenPro papers. Note that scikit-learn's
@@ -70,12 +77,6 @@ class Laplacian(Kernel):
 
     def _coefficient(self):
         return -1.0
-
-    def finish(self, T, xp=np):
-        return xp.exp(T, out=T) if xp is np else xp.exp(T)
-
-    def exponential_form(self):
-        return self.squared, self.distance_scale()
 
 
 class Matern(Kernel):

@@ -30,26 +30,6 @@ def take_rows(A, idx):
     return A[idx] if xp is np else A[xp.asarray(idx)]
 
 
-def check_X(estimator, X, *, reset):
-    """Validate the points of fit/predict: NumPy through ``validate_data``, CuPy by hand.
-
-    Parameters
-    ----------
-    estimator : BaseEstimator
-        Receives ``n_features_in_`` (and ``feature_names_in_``) when ``reset``.
-    X : array-like of shape (n_samples, n_features)
-        NumPy/pandas or CuPy points; float32 stays float32.
-    reset : bool
-        True in fit, False in predict (then the feature count must match).
-
-    Returns
-    -------
-    X : ndarray
-        The validated points (not copied when already valid).
-    """
-    return validate_points(estimator, X, reset=reset)
-
-
 def check_Xy(estimator, X, y, *, reset, classifier, multi_output):
     """Validate (X, y) of fit: y numeric for regressors, labels for classifiers.
 
@@ -83,7 +63,7 @@ def check_Xy(estimator, X, y, *, reset, classifier, multi_output):
             multi_output=multi_output,
             y_numeric=not classifier,
         )
-    X = check_X(estimator, X, reset=reset)
+    X = validate_points(estimator, X, reset=reset)
     if not classifier:
         # Numeric targets live with X; class labels may stay on the host (CuPy holds no
         # strings, and the labels are encoded on the host anyway).

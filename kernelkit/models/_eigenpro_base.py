@@ -44,12 +44,12 @@ from sklearn.utils import check_array, check_random_state
 from .._backend import get_namespace
 from .._utils._progress import progress
 from .._utils._sklearn_compat import Interval, StrOptions
-from .._utils._validation import check_points, check_same_features
+from .._utils._validation import check_points, check_same_features, validate_points
 from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
 from ..linalg import KernelOperator
 from ..linalg._budget import block_rows
 from ..sampling import CENTER_SELECTORS, select_centers
-from ._common import check_X, check_Xy
+from ._common import check_Xy
 from ._eigenpro_pass import _EigenProPasses, monitor_rows, weighted_loss
 from ._eigenpro_precond import (
     CenterProjector,
@@ -156,7 +156,7 @@ class _BaseEigenPro(_EigenProPasses, BaseEstimator):
 
     # -- input handling (shared with Falkon) -----------------------------------
     def _check_X(self, X, reset):
-        return check_X(self, X, reset=reset)
+        return validate_points(self, X, reset=reset)
 
     def _check_Xy(self, X, y, reset):
         return check_Xy(

@@ -21,6 +21,7 @@ from .._backend import get_namespace, to_numpy
 from .._utils._device import to_device
 from .._utils._progress import progress
 from .._utils._sklearn_compat import Interval, StrOptions, _fit_context
+from .._utils._validation import validate_points
 from ..kernels import BANDWIDTH_RULES, KERNEL_NAMES, Kernel, make_kernel
 from ..linalg import KernelOperator
 from ..linalg._budget import largest_square
@@ -29,7 +30,6 @@ from ..linalg._solvers import block_cg
 from ._common import (
     CENTER_CHOICES,
     check_sample_weight,
-    check_X,
     check_Xy,
     choose_centers,
     decode_scores,
@@ -229,7 +229,7 @@ class _BaseFalkon(BaseEstimator):
         if is_dask_array(X):
             return decision_dask(self, X)
         check_is_fitted(self)
-        return self._decision(check_X(self, X, reset=False))
+        return self._decision(validate_points(self, X, reset=False))
 
     def _decision(self, X, coef=None):
         coef = self.dual_coef_ if coef is None else coef
