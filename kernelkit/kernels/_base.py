@@ -256,7 +256,10 @@ class Kernel:
 
     def _coefficient(self):
         """c in ``distance_scale() = c / bandwidth**p`` (p = 2 for squared distances, else 1)."""
-        raise NotImplementedError  # pragma: no cover - every radial subclass overrides
+        # A radial kernel is defined by this and ``finish``; the base class has neither.
+        raise NotImplementedError(
+            f"{type(self).__name__} is radial but does not define _coefficient()."
+        )  # pragma: no cover - every radial kernel of the package defines it
 
     def bandwidth_range(self, dtype=np.float64):
         """The bandwidths that give accurate, finite kernel values in ``dtype``.
@@ -322,7 +325,9 @@ class Kernel:
         K : array
             Kernel values, ``T`` itself when the update ran in place.
         """
-        raise NotImplementedError  # pragma: no cover - every radial subclass overrides
+        raise NotImplementedError(
+            f"{type(self).__name__} is radial but does not define finish()."
+        )  # pragma: no cover - every radial kernel of the package defines it
 
     def exponential_form(self):
         """``(squared, scale)`` when k = exp(scale · d) with d the (squared) distance, else None.
